@@ -1,0 +1,74 @@
+// lvm train CONFIG [--set key=value ...] [--run-dir DIR] [--overwrite]
+// lvm train --resume RUN_DIR [--set train.epochs=N]
+
+#include <filesystem>
+#include <iostream>
+
+#include <fmt/format.h>
+
+#include "apps/commands.h"
+#include "lvm/config/config.h"
+#include "lvm/train/trainer.h"
+
+namespace lvm::app {
+
+namespace {
+struct TrainArgs {
+  std::string config_path;
+  std::vector<std::string> overrides;
+  std::string run_dir;
+  std::string resume_dir;
+  bool overwrite = false;
+};
+}  // namespace
+
+Command add_train_command(CLI::App& app) {
+  auto args = std::make_shared<TrainArgs>();
+  auto* cmd = app.add_subcommand("train", "Train a model from a YAML experiment config");
+  cmd->add_option("config", args->config_path, "Experiment config (YAML), e.g. configs/vae_mnist.yaml");
+  cmd->add_option("--set", args->overrides, "Override a config key, e.g. --set train.epochs=5 (repeatable)")
+      ->allow_extra_args(false);
+  cmd->add_option("--run-dir", args->run_dir, "Run directory (default: output.run_dir, else runs/<name>)");
+  cmd->add_option("--resume", args->resume_dir,
+                  "Continue the run in this directory from its last checkpoint");
+  cmd->add_flag("--overwrite", args->overwrite, "Replace a run directory that already holds a run");
+
+  return {
+      cmd, [args]() {
+        train::TrainRequest request;
+        if (!args->resume_dir.empty()) {
+          if (!args->config_path.empty()) {
+            throw UsageError(
+                "give either CONFIG or --resume RUN_DIR, not both (a resumed run uses its own config.yaml)");
+          }
+          if (!args->run_dir.empty()) throw UsageError("--run-dir cannot be combined with --resume");
+          if (args->overwrite) throw UsageError("--overwrite cannot be combined with --resume");
+          const auto config_file = (std::filesystem::path(args->resume_dir) / "config.yaml").string();
+          if (!std::filesystem::exists(config_file)) {
+            throw UsageError("--resume " + args->resume_dir + ": no run there (" + config_file +
+                             " not found)");
+          }
+          for (const auto& o : args->overrides) {
+            if (o.rfind("train.epochs=", 0) != 0) {
+              throw UsageError("--set " + o + ": only train.epochs may change when resuming");
+            }
+          }
+          request.config = config::load_config(config_file, args->overrides);
+          request.run_dir = args->resume_dir;
+          request.resume = true;
+        } else {
+          if (args->config_path.empty())
+            throw UsageError("missing CONFIG (or --resume RUN_DIR); see lvm train --help");
+          request.config = config::load_config(args->config_path, args->overrides);
+          request.run_dir = args->run_dir.empty() ? request.config.resolved_run_dir() : args->run_dir;
+          request.overwrite = args->overwrite;
+        }
+        const auto summary = train::train(request);
+        std::cout << fmt::format(
+            "{{\"epochs\": {}, \"val_elbo\": {:.4f}, \"test_elbo\": {:.4f}, \"examples_per_s\": {:.1f}}}\n",
+            summary.epochs, summary.val_elbo, summary.test_elbo, summary.examples_per_s);
+        return kExitOk;
+      }};
+}
+
+}  // namespace lvm::app

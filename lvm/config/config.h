@@ -1,0 +1,107 @@
+#pragma once
+// Experiment configuration: typed structs with their defaults in one place, read from YAML with
+// strict validation (unknown keys, wrong types and out-of-range values are errors naming the
+// file, line and key path) and written back as the resolved config.yaml of a run.
+//
+// Every field is declared once, in the `visit_fields` functions of config.cpp; parsing, `--set`
+// overrides, validation and YAML output are all driven by them. To add a key, add the member
+// with its default and one line to the matching visit_fields.
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace lvm::config {
+
+/// A configuration error; what() names the source (file:line or "--set"), the key path and the
+/// fault, e.g. "configs/x.yaml:12: train.batch_size: expected an integer >= 1, got -3".
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct ModelConfig {
+  std::string type = "vae";  // vae | gmm
+  // --- VAE ---
+  int64_t latent_dim = 50;
+  std::vector<int64_t> encoder_hidden = {200, 200};
+  std::vector<int64_t> decoder_hidden = {200, 200};
+  std::string activation = "tanh";         // tanh | relu | elu | softplus
+  std::string likelihood = "bernoulli";    // bernoulli | gaussian
+  std::string objective = "elbo";          // elbo | iwae
+  int64_t k = 1;                           // samples per example for the training objective
+  std::string kl = "analytic";             // analytic | mc
+  std::string iwae_gradient = "standard";  // standard | dreg
+};
+
+struct DataConfig {
+  std::string dataset = "mnist";     // mnist | fashion_mnist
+  std::string path = "data/mnist";   // directory with the four IDX files (raw or .gz)
+  std::string binarize = "dynamic";  // none | dynamic | static
+  int64_t validation_size = 10000;   // carved from the end of the training set
+  int64_t train_limit = 0;           // use only the first N training images (0: all)
+  int64_t test_limit = 0;            // use only the first N test images (0: all)
+  // A Bernoulli likelihood on grey levels in [0,1] is a cross-entropy, not a normalised
+  // likelihood; it is refused unless this is set.
+  bool bernoulli_on_grey = false;
+};
+
+struct TrainConfig {
+  int64_t epochs = 50;
+  int64_t batch_size = 100;
+  double lr = 1e-3;
+  double beta1 = 0.9;
+  double beta2 = 0.999;
+  double eps = 1e-8;
+  std::string schedule = "none";  // none | step | exponential | cosine
+  int64_t step_size = 10;         // step: epochs between decays
+  double gamma = 0.5;             // step / exponential: decay factor
+  double lr_min = 0.0;            // cosine: final learning rate
+  double grad_clip = 0.0;         // max global gradient norm (0: off)
+  int64_t seed = 0;
+  int64_t eval_batch_size = 1000;
+};
+
+struct OutputConfig {
+  std::string run_dir = "";       // empty: runs/<name>
+  std::string progress = "auto";  // auto (bar on a terminal) | bar | lines | none
+};
+
+struct ExperimentConfig {
+  std::string name = "experiment";
+  std::string device = "auto";  // auto | cpu | cuda | cuda:N
+  int64_t threads = 0;          // 0: all cores
+  int64_t blas_threads = 0;     // 0: automatic split (see lvm/runtime/runtime.h)
+  ModelConfig model;
+  DataConfig data;
+  TrainConfig train;
+  OutputConfig output;
+
+  /// runs/<name> unless output.run_dir is set.
+  std::string resolved_run_dir() const;
+};
+
+/// Field-by-field equality over every key (driven by the same field tables as parsing).
+bool operator==(const ExperimentConfig& a, const ExperimentConfig& b);
+bool operator!=(const ExperimentConfig& a, const ExperimentConfig& b);
+
+/// Parses a YAML file into a config (defaults for absent keys), then applies `overrides`, each
+/// "a.b=v" with v in YAML syntax, then validates. Throws ConfigError.
+ExperimentConfig load_config(const std::string& path, const std::vector<std::string>& overrides = {});
+
+/// Same from YAML text; `source_name` stands for the file in error messages.
+ExperimentConfig parse_config(const std::string& yaml_text, const std::string& source_name,
+                              const std::vector<std::string>& overrides = {});
+
+/// Applies one "a.b=v" override to an already parsed config and validates it again.
+void apply_override(ExperimentConfig& config, const std::string& assignment);
+
+/// Checks ranges and cross-field rules; throws ConfigError naming the key.
+void validate(const ExperimentConfig& config, const std::string& source_name = "config");
+
+/// The full resolved config as YAML (every key, defaults included); parse_config(to_yaml(c))
+/// returns c.
+std::string to_yaml(const ExperimentConfig& config);
+
+}  // namespace lvm::config

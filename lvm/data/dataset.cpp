@@ -1,0 +1,214 @@
+#include "lvm/data/dataset.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "lvm/data/idx.h"
+
+namespace lvm::data {
+namespace {
+
+namespace fs = std::filesystem;
+
+at::Generator cpu_generator(uint64_t seed) { return at::make_generator<at::CPUGeneratorImpl>(seed); }
+
+// IDX dtype names, so that messages use the file format's vocabulary.
+std::string dtype_name(torch::ScalarType type) {
+  switch (type) {
+    case torch::kUInt8:
+      return "uint8";
+    case torch::kInt8:
+      return "int8";
+    case torch::kInt16:
+      return "int16";
+    case torch::kInt32:
+      return "int32";
+    case torch::kFloat32:
+      return "float32";
+    case torch::kFloat64:
+      return "float64";
+    default:
+      return c10::toString(type);
+  }
+}
+
+// e.g. "uint8 [60000, 28, 28]"
+std::string describe(const torch::Tensor& t) {
+  std::string out = dtype_name(t.scalar_type());
+  out += " [";
+  for (int64_t i = 0; i < t.dim(); ++i) out += (i ? ", " : "") + std::to_string(t.size(i));
+  return out + "]";
+}
+
+// `dir`/`name`, or `dir`/`name`.gz when only that exists.
+std::string locate(const std::string& dir, const std::string& name, const config::DataConfig& config) {
+  std::error_code ec;
+  const fs::path plain = fs::path(dir) / name;
+  if (fs::exists(plain, ec)) return plain.string();
+  const fs::path gz = fs::path(dir) / (name + ".gz");
+  if (fs::exists(gz, ec)) return gz.string();
+  std::string hint = config.dataset == "fashion_mnist"
+                         ? "install Debian's dataset-fashion-mnist package and point data.path at its files"
+                         : "run scripts/get_mnist.sh " + dir + " to download MNIST";
+  if (!fs::is_directory(dir, ec))
+    throw DataError(dir + (fs::exists(dir, ec) ? ": is not a directory" : ": data directory does not exist") +
+                    " (expected " + name + " or " + name + ".gz in it); " + hint);
+  throw DataError(dir + ": missing " + name + " (or " + name + ".gz); " + hint);
+}
+
+// Reads one images/labels pair and checks their types, shapes and agreement.
+void read_pair(const std::string& images_path, const std::string& labels_path, torch::Tensor& images,
+               torch::Tensor& labels) {
+  images = read_idx(images_path);
+  if (images.scalar_type() != torch::kUInt8 || images.dim() != 3)
+    throw DataError(images_path + ": expected uint8 images [N, H, W], got " + describe(images));
+  labels = read_idx(labels_path);
+  if (labels.scalar_type() != torch::kUInt8 || labels.dim() != 1)
+    throw DataError(labels_path + ": expected uint8 labels [N], got " + describe(labels));
+  if (images.size(0) != labels.size(0))
+    throw DataError(images_path + " has " + std::to_string(images.size(0)) + " images but " + labels_path +
+                    " has " + std::to_string(labels.size(0)) + " labels");
+  // MNIST-style sets have ten classes.
+  const int64_t max_label = labels.max().item<int64_t>();
+  if (max_label > 9) {
+    const int64_t index = (labels > 9).nonzero()[0][0].item<int64_t>();
+    throw DataError(labels_path + ": label " + std::to_string(labels[index].item<int64_t>()) + " at index " +
+                    std::to_string(index) + " is out of range (expected 0..9)");
+  }
+}
+
+// uint8 [N, H, W] -> float32 [N, H*W] in [0, 1].
+torch::Tensor to_unit_float(const torch::Tensor& images) {
+  return images.reshape({images.size(0), -1}).to(torch::kFloat32).div_(255.0f);
+}
+
+bool only_black_and_white(const torch::Tensor& images_u8) {
+  return images_u8.numel() == 0 || ((images_u8 == 0) | (images_u8 == 255)).all().item<bool>();
+}
+
+}  // namespace
+
+Binarization parse_binarization(const std::string& name) {
+  if (name == "none") return Binarization::kNone;
+  if (name == "static") return Binarization::kStatic;
+  if (name == "dynamic") return Binarization::kDynamic;
+  throw DataError("data.binarize: unknown binarisation '" + name + "' (expected none, static or dynamic)");
+}
+
+ImageDataset load_image_dataset(const config::DataConfig& config, torch::Device device, int64_t seed) {
+  const std::string& dir = config.path;
+  const Binarization binarization = parse_binarization(config.binarize);
+  // Locate all four first, so that a missing file is reported before any slow read.
+  const std::string train_images_path = locate(dir, "train-images-idx3-ubyte", config);
+  const std::string train_labels_path = locate(dir, "train-labels-idx1-ubyte", config);
+  const std::string test_images_path = locate(dir, "t10k-images-idx3-ubyte", config);
+  const std::string test_labels_path = locate(dir, "t10k-labels-idx1-ubyte", config);
+
+  torch::Tensor train_images, train_labels, test_images, test_labels;
+  read_pair(train_images_path, train_labels_path, train_images, train_labels);
+  read_pair(test_images_path, test_labels_path, test_images, test_labels);
+  if (train_images.size(1) != test_images.size(1) || train_images.size(2) != test_images.size(2))
+    throw DataError(test_images_path + ": images are " + std::to_string(test_images.size(1)) + "x" +
+                    std::to_string(test_images.size(2)) + " but " + train_images_path + " has " +
+                    std::to_string(train_images.size(1)) + "x" + std::to_string(train_images.size(2)));
+
+  const int64_t n_train = train_images.size(0);
+  if (config.validation_size < 0 || config.validation_size >= n_train)
+    throw DataError(dir + ": data.validation_size " + std::to_string(config.validation_size) +
+                    " must be in 0.." + std::to_string(n_train - 1) + " (" + train_images_path + " has " +
+                    std::to_string(n_train) + " images)");
+  if (config.train_limit < 0 || config.test_limit < 0)
+    throw DataError(dir + ": data.train_limit and data.test_limit must be >= 0 (0: all)");
+
+  ImageDataset dataset;
+  dataset.height = train_images.size(1);
+  dataset.width = train_images.size(2);
+  dataset.binarization = binarization;
+
+  // Static binarisation is drawn over the full files, on CPU, before any split or limit, so an
+  // image's binary version depends only on the seed (not on limits, validation_size or device).
+  torch::Tensor train_x = to_unit_float(train_images);
+  torch::Tensor test_x = to_unit_float(test_images);
+  if (binarization == Binarization::kStatic) {
+    at::Generator generator = cpu_generator(static_cast<uint64_t>(seed));
+    train_x = torch::bernoulli(train_x, generator);
+    test_x = torch::bernoulli(test_x, generator);
+  }
+  const torch::Tensor train_y = train_labels.to(torch::kInt64);
+  const torch::Tensor test_y = test_labels.to(torch::kInt64);
+
+  // Validation is the tail of the training file; train_limit applies to what is left.
+  const int64_t n_rest = n_train - config.validation_size;
+  const int64_t n_fit = config.train_limit > 0 ? std::min(config.train_limit, n_rest) : n_rest;
+  const int64_t n_test = config.test_limit > 0 ? std::min(config.test_limit, test_x.size(0)) : test_x.size(0);
+
+  auto split = [&](const torch::Tensor& x, const torch::Tensor& y, int64_t start, int64_t length) {
+    // Always a copy, so a truncated split does not keep the whole file alive through a view.
+    const auto options = torch::TensorOptions().device(device);
+    return Split{x.narrow(0, start, length).to(options, /*non_blocking=*/false, /*copy=*/true),
+                 y.narrow(0, start, length).to(options, /*non_blocking=*/false, /*copy=*/true)};
+  };
+  dataset.train = split(train_x, train_y, 0, n_fit);
+  dataset.validation = split(train_x, train_y, n_rest, config.validation_size);
+  dataset.test = split(test_x, test_y, 0, n_test);
+
+  if (binarization == Binarization::kNone) {
+    // Grey files that hold only 0 and 255 are binary already (over the images actually used).
+    dataset.binary = only_black_and_white(train_images.narrow(0, 0, n_fit)) &&
+                     only_black_and_white(train_images.narrow(0, n_rest, config.validation_size)) &&
+                     only_black_and_white(test_images.narrow(0, 0, n_test));
+  } else {
+    dataset.binary = true;
+  }
+  return dataset;
+}
+
+torch::Tensor prepare_batch(const torch::Tensor& images, Binarization binarization,
+                            c10::optional<at::Generator> generator) {
+  if (binarization != Binarization::kDynamic) return images;
+  if (generator.has_value() && generator->device() != images.device()) {
+    // A generator draws only on its own device: draw there, then move the result back.
+    return torch::bernoulli(images.to(generator->device()), generator).to(images.device());
+  }
+  return torch::bernoulli(images, generator);
+}
+
+torch::Tensor fixed_binarization(const torch::Tensor& images, Binarization binarization, int64_t seed) {
+  if (binarization != Binarization::kDynamic) return images;
+  // Drawn on CPU so the result is the same whichever device the images live on.
+  at::Generator generator = cpu_generator(static_cast<uint64_t>(seed));
+  return torch::bernoulli(images.to(torch::kCPU), generator).to(images.device());
+}
+
+std::vector<torch::Tensor> epoch_batches(int64_t n, int64_t batch_size, int64_t seed, int64_t epoch,
+                                         bool shuffle, torch::Device device) {
+  if (n < 0) throw std::invalid_argument("epoch_batches: n must be >= 0, got " + std::to_string(n));
+  if (batch_size < 1)
+    throw std::invalid_argument("epoch_batches: batch_size must be >= 1, got " + std::to_string(batch_size));
+  std::vector<torch::Tensor> batches;
+  if (n == 0) return batches;
+  torch::Tensor order;
+  if (shuffle) {
+    // Unsigned arithmetic: the mix may wrap, which is fine for a seed and not undefined.
+    const uint64_t mixed = static_cast<uint64_t>(seed) * 1000003u + static_cast<uint64_t>(epoch);
+    at::Generator generator = cpu_generator(mixed);
+    order = torch::randperm(n, generator, torch::TensorOptions().dtype(torch::kInt64));
+  } else {
+    order = torch::arange(n, torch::TensorOptions().dtype(torch::kInt64));
+  }
+  order = order.to(device);
+  batches.reserve(static_cast<size_t>((n + batch_size - 1) / batch_size));
+  for (int64_t start = 0; start < n; start += batch_size)
+    batches.push_back(order.narrow(0, start, std::min(batch_size, n - start)));
+  return batches;
+}
+
+}  // namespace lvm::data

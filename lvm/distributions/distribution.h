@@ -1,0 +1,32 @@
+#pragma once
+// Probability distributions as small value types. Conventions shared by all of them:
+//  - the event is the last dimension of a value (a vector of D pixels, a latent code of Z
+//    dimensions); everything before it is batch shape. Categorical is the exception: its values
+//    are integer indices, with no event dimension.
+//  - log_prob includes every normalising constant and sums over the event: value
+//    [S..., B..., D] -> [S..., B...], broadcasting the parameters against leading sample dims.
+//  - sample(shape) prepends `shape` to the batch shape; rsample is the reparameterised draw
+//    (differentiable in the parameters) where one exists.
+
+#include <memory>
+
+#include <torch/types.h>
+
+namespace lvm {
+
+class Distribution {
+ public:
+  virtual ~Distribution() = default;
+  /// Draw without gradient: -> [shape..., batch..., event]
+  virtual torch::Tensor sample(at::IntArrayRef shape = {}) const = 0;
+  /// Reparameterised draw; throws for distributions that have none.
+  virtual torch::Tensor rsample(at::IntArrayRef shape = {}) const;
+  /// value [S..., batch..., event] -> [S..., batch...]
+  virtual torch::Tensor log_prob(const torch::Tensor& value) const = 0;
+  /// The same distribution with parameters detached from the autograd graph (used by DReG).
+  virtual std::shared_ptr<Distribution> detached() const = 0;
+  /// Mean of the distribution: [batch..., event]
+  virtual torch::Tensor mean() const = 0;
+};
+
+}  // namespace lvm

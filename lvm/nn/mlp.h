@@ -1,0 +1,40 @@
+#pragma once
+// Multi-layer perceptron: Linear -> activation for each hidden layer, then a final Linear with no
+// activation.
+
+#include <string>
+#include <vector>
+
+#include <torch/nn/module.h>
+#include <torch/nn/modules/container/sequential.h>
+#include <torch/nn/pimpl.h>
+
+namespace lvm::nn {
+
+struct MlpOptions {
+  MlpOptions(int64_t input_dim, std::vector<int64_t> hidden, int64_t output_dim)
+      : input_dim_(input_dim), hidden_(std::move(hidden)), output_dim_(output_dim) {}
+  TORCH_ARG(int64_t, input_dim);
+  TORCH_ARG(std::vector<int64_t>, hidden);
+  TORCH_ARG(int64_t, output_dim);
+  /// tanh | relu | elu | softplus
+  TORCH_ARG(std::string, activation) = "tanh";
+};
+
+class MlpImpl : public torch::nn::Module {
+ public:
+  explicit MlpImpl(const MlpOptions& options);
+  /// x: [..., input_dim] -> [..., output_dim]
+  torch::Tensor forward(const torch::Tensor& x);
+  const MlpOptions& options() const { return options_; }
+
+ private:
+  MlpOptions options_;
+  torch::nn::Sequential layers_;
+};
+TORCH_MODULE(Mlp);
+
+/// Throws std::invalid_argument for unknown names.
+void check_activation(const std::string& name);
+
+}  // namespace lvm::nn

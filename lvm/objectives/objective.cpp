@@ -1,0 +1,103 @@
+#include "lvm/objectives/objective.h"
+
+#include <cmath>
+#include <stdexcept>
+
+#include <torch/torch.h>
+
+#include "lvm/distributions/kl.h"
+
+namespace lvm {
+
+void ObjectiveResult::backward() const {
+  if (custom_backward) {
+    custom_backward();
+  } else {
+    loss.backward();
+  }
+}
+
+ObjectiveResult elbo(LatentVariableModel& model, const torch::Tensor& x, int64_t k, KlMode kl_mode) {
+  TORCH_CHECK(k >= 1, "elbo: k must be >= 1, got ", k);
+  const auto q = model.proposal(x);
+  TORCH_CHECK(q != nullptr, "elbo: model '", model.kind(), "' has no proposal q(z|x)");
+  const auto z = q->rsample({k});  // [k, B, Z]
+  const auto rec = model.log_likelihood(x, z).mean(0);
+  torch::Tensor kl;
+  if (kl_mode == KlMode::kAnalytic) {
+    if (auto closed = analytic_kl(*q, *model.prior())) kl = *closed;
+  }
+  if (!kl.defined()) kl = (q->log_prob(z) - model.prior()->log_prob(z)).mean(0);
+  const auto value = rec - kl;
+  ObjectiveResult result;
+  result.loss = -value.mean();
+  result.value = value.detach();
+  result.rec = rec.detach();
+  result.kl = kl.detach();
+  return result;
+}
+
+ObjectiveResult iwae(LatentVariableModel& model, const torch::Tensor& x, int64_t k, IwaeGradient gradient) {
+  TORCH_CHECK(k >= 1, "iwae: k must be >= 1, got ", k);
+  const auto q = model.proposal(x);
+  TORCH_CHECK(q != nullptr, "iwae: model '", model.kind(), "' has no proposal q(z|x)");
+  const auto z = q->rsample({k});  // [k, B, Z]
+  const double log_k = std::log(static_cast<double>(k));
+  ObjectiveResult result;
+
+  if (gradient == IwaeGradient::kStandard) {
+    const auto log_w = model.log_joint(x, z) - q->log_prob(z);  // [k, B]
+    const auto bound = torch::logsumexp(log_w, 0) - log_k;
+    result.loss = -bound.mean();
+    result.value = bound.detach();
+    return result;
+  }
+
+  // DReG: with q's parameters stopped inside log q, log w depends on φ only through z, and
+  //   ∇φ L_k = E[Σ_k w̃_k² ∂log w_k/∂z_k ∂z_k/∂φ],   ∇θ L_k = E[Σ_k w̃_k ∇θ log w_k],
+  // with w̃ the normalised weights (treated as constants). One graph, two surrogates, each
+  // differentiated only with respect to its own parameter group.
+  const auto log_w = model.log_joint(x, z) - q->detached()->log_prob(z);  // [k, B]
+  const auto bound = torch::logsumexp(log_w, 0) - log_k;
+  const auto w_tilde = torch::softmax(log_w, 0).detach();
+  const double batch = static_cast<double>(x.size(0));
+  const auto proposal_surrogate = -(w_tilde.pow(2) * log_w).sum() / batch;
+  const auto generative_surrogate = -(w_tilde * log_w).sum() / batch;
+  result.loss = -bound.mean();
+  result.value = bound.detach();
+  auto proposal_params = model.proposal_parameters();
+  auto generative_params = model.generative_parameters();
+  result.custom_backward = [proposal_surrogate, generative_surrogate, proposal_params, generative_params]() {
+    auto accumulate = [](const torch::Tensor& surrogate, const std::vector<torch::Tensor>& params,
+                         bool retain) {
+      if (params.empty()) return;
+      const auto grads = torch::autograd::grad({surrogate}, params, {}, retain, false, /*allow_unused=*/true);
+      for (size_t i = 0; i < params.size(); ++i) {
+        if (!grads[i].defined()) continue;
+        auto& g = params[i].mutable_grad();
+        g = g.defined() ? g + grads[i] : grads[i].clone();
+      }
+    };
+    accumulate(proposal_surrogate, proposal_params, /*retain=*/true);
+    accumulate(generative_surrogate, generative_params, /*retain=*/false);
+  };
+  return result;
+}
+
+Objective make_objective(const config::ModelConfig& config) {
+  const int64_t k = config.k;
+  if (config.objective == "elbo") {
+    const KlMode mode = config.kl == "mc" ? KlMode::kMonteCarlo : KlMode::kAnalytic;
+    return [k, mode](LatentVariableModel& model, const torch::Tensor& x) { return elbo(model, x, k, mode); };
+  }
+  if (config.objective == "iwae") {
+    const IwaeGradient gradient =
+        config.iwae_gradient == "dreg" ? IwaeGradient::kDreg : IwaeGradient::kStandard;
+    return [k, gradient](LatentVariableModel& model, const torch::Tensor& x) {
+      return iwae(model, x, k, gradient);
+    };
+  }
+  throw std::invalid_argument("model.objective: unknown objective '" + config.objective + "'");
+}
+
+}  // namespace lvm

@@ -1,0 +1,252 @@
+#include "lvm/train/trainer.h"
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <iostream>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <torch/torch.h>
+
+#include "lvm/data/dataset.h"
+#include "lvm/models/factory.h"
+#include "lvm/objectives/objective.h"
+#include "lvm/runtime/runtime.h"
+#include "lvm/train/checkpoint.h"
+#include "lvm/train/evaluate.h"
+#include "lvm/train/progress.h"
+#include "lvm/train/schedule.h"
+#include "lvm/util/files.h"
+#include "lvm/util/json.h"
+
+namespace fs = std::filesystem;
+
+namespace lvm::train {
+
+const char* const kMetricsHeader = "epoch,train_elbo,val_elbo,val_kl,val_rec,seconds,examples_per_s,lr";
+
+namespace {
+
+// Seeds for the fixed binarisation of evaluation splits: independent of the training seed, so
+// every run of every config is scored on the same binary images.
+constexpr int64_t kValidationBinarizationSeed = 20160001;
+constexpr int64_t kTestBinarizationSeed = 20160002;
+
+torch::optim::AdamOptions adam_options(const config::TrainConfig& t) {
+  return torch::optim::AdamOptions(t.lr).betas({t.beta1, t.beta2}).eps(t.eps);
+}
+
+void set_learning_rate(torch::optim::Optimizer& optimizer, double lr) {
+  for (auto& group : optimizer.param_groups())
+    static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
+}
+
+// Adam's moments come back from a checkpoint on the CPU; they must live where the parameters do.
+void move_optimizer_state(torch::optim::Adam& optimizer, torch::Device device) {
+  for (auto& [key, state] : optimizer.state()) {
+    auto& adam = static_cast<torch::optim::AdamParamState&>(*state);
+    adam.exp_avg(adam.exp_avg().to(device));
+    adam.exp_avg_sq(adam.exp_avg_sq().to(device));
+    if (adam.max_exp_avg_sq().defined()) adam.max_exp_avg_sq(adam.max_exp_avg_sq().to(device));
+  }
+}
+
+at::Generator training_generator(torch::Device device) {
+  return at::globalContext().defaultGenerator(device);
+}
+
+torch::Tensor rng_state(torch::Device device) {
+  auto generator = training_generator(device);
+  std::lock_guard<std::mutex> lock(generator.mutex());
+  return generator.get_state();
+}
+
+void restore_rng_state(torch::Device device, const torch::Tensor& state) {
+  auto generator = training_generator(device);
+  std::lock_guard<std::mutex> lock(generator.mutex());
+  generator.set_state(state);
+}
+
+void check_run_dir(const TrainRequest& request) {
+  const fs::path dir(request.run_dir);
+  if (request.resume) {
+    if (!fs::exists(dir / "checkpoints" / "last.pt")) {
+      throw std::invalid_argument("--resume " + request.run_dir + ": no checkpoint to resume from (" +
+                                  (dir / "checkpoints" / "last.pt").string() + " not found)");
+    }
+    return;
+  }
+  const bool holds_run = fs::exists(dir / "config.yaml") || fs::exists(dir / "checkpoints");
+  if (holds_run && !request.overwrite) {
+    throw std::invalid_argument("run directory " + request.run_dir + " already holds a run; pass --resume " +
+                                request.run_dir +
+                                " to continue it, --overwrite to replace it, or --run-dir to choose another");
+  }
+}
+
+std::string metrics_row(int64_t epoch, double train_elbo, const ElboSummary& val, double seconds,
+                        double examples_per_s, double lr) {
+  return fmt::format("{},{:.6f},{:.6f},{:.6f},{:.6f},{:.3f},{:.1f},{:.6g}\n", epoch, train_elbo, val.elbo,
+                     val.kl, val.rec, seconds, examples_per_s, lr);
+}
+
+}  // namespace
+
+TrainSummary train(const TrainRequest& request) {
+  std::ostream& log = request.log != nullptr ? *request.log : std::cerr;
+  config::ExperimentConfig cfg = request.config;
+  check_run_dir(request);
+
+  const auto threads = runtime::configure_threads(cfg.threads, cfg.blas_threads);
+  const torch::Device device = runtime::resolve_device(cfg.device);
+  torch::manual_seed(static_cast<uint64_t>(cfg.train.seed));
+
+  const auto dataset = data::load_image_dataset(cfg.data, device, cfg.train.seed);
+  if (cfg.model.likelihood == "bernoulli" && !dataset.binary && !cfg.data.bernoulli_on_grey) {
+    throw std::invalid_argument(
+        "model.likelihood: a Bernoulli likelihood on grey-level images is a cross-entropy, not a likelihood; "
+        "set data.binarize to dynamic or static, or data.bernoulli_on_grey: true to accept it");
+  }
+  auto model = make_model(cfg.model, dataset.dim());
+  model->to(device);
+  const Objective objective = make_objective(cfg.model);
+  torch::optim::Adam optimizer(model->parameters(), adam_options(cfg.train));
+
+  const fs::path run_dir(request.run_dir);
+  const fs::path checkpoint_dir = run_dir / "checkpoints";
+  fs::create_directories(checkpoint_dir);
+  const std::string config_yaml = config::to_yaml(cfg);
+
+  CheckpointState state;
+  state.metrics_csv = std::string(kMetricsHeader) + "\n";
+  if (request.resume) {
+    state = load_checkpoint((checkpoint_dir / "last.pt").string(), *model, &optimizer);
+    move_optimizer_state(optimizer, device);
+    if (state.rng_state.defined()) restore_rng_state(device, state.rng_state);
+    log << fmt::format("resuming {} after epoch {} (best val ELBO {:.3f} at epoch {})\n", request.run_dir,
+                       state.epoch, state.best_value, state.best_epoch);
+  }
+  state.config_yaml = config_yaml;
+  util::write_file_atomic((run_dir / "config.yaml").string(), config_yaml);
+  util::write_file_atomic((run_dir / "metrics.csv").string(), state.metrics_csv);
+
+  const bool has_validation = dataset.validation.size() > 0;
+  const auto val_images =
+      data::fixed_binarization(has_validation ? dataset.validation.images : dataset.train.images,
+                               dataset.binarization, kValidationBinarizationSeed);
+  const auto progress_mode = parse_progress_mode(cfg.output.progress);
+  Progress progress(progress_mode, log);
+  log << fmt::format(
+      "training {} ({} parameters) on {} ({} torch + {} BLAS threads): {} train / {} val examples\n",
+      cfg.name,
+      [&] {
+        int64_t n = 0;
+        for (const auto& p : model->parameters()) n += p.numel();
+        return n;
+      }(),
+      device.str(), threads.torch_threads, threads.blas_threads, dataset.train.size(),
+      dataset.validation.size());
+
+  const int64_t n_train = dataset.train.size();
+  const int64_t batch_size = std::min(cfg.train.batch_size, n_train);
+  double total_seconds = 0, total_examples = 0;
+  for (int64_t epoch = state.epoch; epoch < cfg.train.epochs; ++epoch) {
+    const double lr = learning_rate(cfg.train, epoch);
+    set_learning_rate(optimizer, lr);
+    model->train();
+    const auto batches = data::epoch_batches(n_train, batch_size, cfg.train.seed, epoch, true, device);
+    progress.start(fmt::format("epoch {}/{}", epoch + 1, cfg.train.epochs), n_train, "ex");
+    const auto start = std::chrono::steady_clock::now();
+    torch::Tensor value_sum = torch::zeros({}, torch::TensorOptions().dtype(torch::kDouble).device(device));
+    int64_t seen = 0;
+    for (size_t step = 0; step < batches.size(); ++step) {
+      const auto x =
+          data::prepare_batch(dataset.train.images.index_select(0, batches[step]), dataset.binarization);
+      optimizer.zero_grad();
+      const ObjectiveResult result = objective(*model, x);
+      // One host sync per step: the price of naming the exact step a non-finite loss appears at.
+      const double loss = result.loss.item<double>();
+      if (!std::isfinite(loss)) {
+        throw TrainingError(
+            fmt::format("non-finite loss ({}) at epoch {}, step {} of {} (batch of {} examples); "
+                        "stopped without writing checkpoints: {} still holds epoch {}",
+                        loss, epoch + 1, step + 1, batches.size(), x.size(0),
+                        (checkpoint_dir / "last.pt").string(), state.epoch));
+      }
+      result.backward();
+      if (cfg.train.grad_clip > 0)
+        torch::nn::utils::clip_grad_norm_(model->parameters(), cfg.train.grad_clip);
+      optimizer.step();
+      value_sum += result.value.sum().to(torch::kDouble);
+      seen += x.size(0);
+      progress.update(seen, fmt::format("loss {:.2f}", loss));
+    }
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const double train_elbo = value_sum.item<double>() / static_cast<double>(seen);
+    const double examples_per_s = static_cast<double>(seen) / seconds;
+    total_seconds += seconds;
+    total_examples += static_cast<double>(seen);
+
+    const ElboSummary val = evaluate_elbo(*model, val_images, cfg.train.eval_batch_size);
+    if (!std::isfinite(val.elbo)) {
+      throw TrainingError(
+          fmt::format("non-finite validation ELBO after epoch {}; stopped without writing "
+                      "checkpoints: {} still holds epoch {}",
+                      epoch + 1, (checkpoint_dir / "last.pt").string(), state.epoch));
+    }
+    state.epoch = epoch + 1;
+    state.metrics_csv += metrics_row(epoch + 1, train_elbo, val, seconds, examples_per_s, lr);
+    state.rng_state = rng_state(device);
+    const bool improved = val.elbo > state.best_value;
+    if (improved) {
+      state.best_value = val.elbo;
+      state.best_epoch = epoch + 1;
+    }
+    // last.pt first: if we are killed between the two writes, last is still the newer state.
+    save_checkpoint((checkpoint_dir / "last.pt").string(), *model, &optimizer, state);
+    if (improved) save_checkpoint((checkpoint_dir / "best.pt").string(), *model, &optimizer, state);
+    util::write_file_atomic((run_dir / "metrics.csv").string(), state.metrics_csv);
+    progress.finish(fmt::format(
+        "epoch {:>3}/{}  train {:9.3f}  val ELBO {:9.3f} (KL {:6.2f})  {:7.0f} ex/s  {:6.1f} s{}", epoch + 1,
+        cfg.train.epochs, train_elbo, val.elbo, val.kl, examples_per_s, seconds, improved ? "  *best" : ""));
+  }
+
+  // Final numbers come from the best checkpoint, on the test split.
+  load_checkpoint((checkpoint_dir / "best.pt").string(), *model, nullptr);
+  const auto test_images =
+      data::fixed_binarization(dataset.test.images, dataset.binarization, kTestBinarizationSeed);
+  const ElboSummary test = evaluate_elbo(*model, test_images, cfg.train.eval_batch_size);
+
+  TrainSummary summary;
+  summary.epochs = state.epoch;
+  summary.best_epoch = state.best_epoch;
+  summary.val_elbo = state.best_value;
+  summary.test_elbo = test.elbo;
+  summary.test_kl = test.kl;
+  summary.test_rec = test.rec;
+  summary.seconds = total_seconds;
+  summary.examples_per_s = total_seconds > 0 ? total_examples / total_seconds : 0.0;
+
+  auto json = util::Json::object();
+  json.set("name", cfg.name)
+      .set("epochs", summary.epochs)
+      .set("best_epoch", summary.best_epoch)
+      .set("val_elbo", summary.val_elbo)
+      .set("test_elbo", summary.test_elbo)
+      .set("test_elbo_std_error", test.elbo_std_error)
+      .set("test_kl", summary.test_kl)
+      .set("test_rec", summary.test_rec)
+      .set("examples_per_s", summary.examples_per_s)
+      .set("train_seconds", summary.seconds)
+      .set("device", device.str())
+      .set("torch_threads", threads.torch_threads)
+      .set("blas_threads", threads.blas_threads);
+  util::write_file_atomic((run_dir / "summary.json").string(), json.dump());
+  log << fmt::format("best epoch {}: val ELBO {:.3f}; test ELBO {:.3f} ± {:.3f} (KL {:.3f}); wrote {}\n",
+                     summary.best_epoch, summary.val_elbo, summary.test_elbo, test.elbo_std_error,
+                     summary.test_kl, (run_dir / "summary.json").string());
+  return summary;
+}
+
+}  // namespace lvm::train

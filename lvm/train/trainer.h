@@ -1,0 +1,44 @@
+#pragma once
+// Trains a model from an experiment config into a run directory:
+//   runs/<name>/config.yaml              the resolved config
+//   runs/<name>/metrics.csv              one row per epoch
+//   runs/<name>/checkpoints/{last,best}.pt
+//   runs/<name>/summary.json             final numbers (best checkpoint on the test set)
+
+#include <cstdint>
+#include <ostream>
+#include <stdexcept>
+#include <string>
+
+#include "lvm/config/config.h"
+
+namespace lvm::train {
+
+/// Training stopped on a fault it cannot recover from (e.g. a non-finite loss); what() names the
+/// epoch and step. Checkpoints written before the fault are intact.
+class TrainingError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct TrainRequest {
+  config::ExperimentConfig config;
+  std::string run_dir;          // where the run lives (config.resolved_run_dir() by default)
+  bool resume = false;          // continue from run_dir/checkpoints/last.pt
+  bool overwrite = false;       // allow replacing a run directory that already holds a run
+  std::ostream* log = nullptr;  // progress and messages (default std::cerr)
+};
+
+struct TrainSummary {
+  int64_t epochs = 0;
+  int64_t best_epoch = 0;
+  double val_elbo = 0, test_elbo = 0, test_kl = 0, test_rec = 0;
+  double examples_per_s = 0, seconds = 0;
+};
+
+TrainSummary train(const TrainRequest& request);
+
+/// The metrics.csv header line (without newline).
+extern const char* const kMetricsHeader;
+
+}  // namespace lvm::train

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The main job on a fresh machine: install what is missing, build, get MNIST, train the default
+# VAE and print its results. Idempotent: finished steps are skipped.
+#   scripts/demo.sh                   train configs/vae_mnist.yaml for DEMO_EPOCHS epochs (default 10)
+#   DEMO_EPOCHS=50 scripts/demo.sh    the full config
+set -euo pipefail
+cd "$(dirname "$0")/.."
+JOBS=$(nproc 2>/dev/null || echo 2)
+EPOCHS=${DEMO_EPOCHS:-10}
+RUN_DIR=${DEMO_RUN_DIR:-runs/demo}
+
+echo "== dependencies"
+scripts/install_deps.sh --npm
+
+echo "== build"
+[ -f build/CMakeCache.txt ] || cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
+cmake --build build -j "$JOBS" --target lvm_app
+
+echo "== data"
+scripts/get_mnist.sh data/mnist
+
+echo "== machine"
+build/lvm info
+
+echo "== train ($EPOCHS epochs into $RUN_DIR)"
+if [ -f "$RUN_DIR/summary.json" ] && grep -q "\"epochs\": $EPOCHS," "$RUN_DIR/summary.json"; then
+  echo "already trained: $RUN_DIR/summary.json"
+elif [ -f "$RUN_DIR/checkpoints/last.pt" ]; then
+  build/lvm train --resume "$RUN_DIR" --set "train.epochs=$EPOCHS"
+else
+  build/lvm train configs/vae_mnist.yaml --set "train.epochs=$EPOCHS" --run-dir "$RUN_DIR"
+fi
+
+echo "== results"
+cat "$RUN_DIR/summary.json"

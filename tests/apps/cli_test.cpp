@@ -1,0 +1,112 @@
+// The `lvm` binary end to end: exit codes, messages, and a full training run on generated data.
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "tests/testing.h"
+
+namespace lvm {
+namespace {
+
+using testing::run_lvm;
+
+std::string tiny_yaml(const std::string& data_dir) {
+  return "name: tiny\n"
+         "device: cpu\n"
+         "threads: 1\n"
+         "model:\n"
+         "  latent_dim: 2\n"
+         "  encoder_hidden: [16]\n"
+         "  decoder_hidden: [16]\n"
+         "data:\n"
+         "  path: " +
+         data_dir +
+         "\n"
+         "  validation_size: 100\n"
+         "train:\n"
+         "  epochs: 2\n"
+         "  batch_size: 50\n"
+         "output:\n"
+         "  progress: lines\n";
+}
+
+TEST(Cli, HelpAndUsageErrors) {
+  EXPECT_EQ(run_lvm("--help").exit_code, 0);
+  const auto train_help = run_lvm("train --help");
+  EXPECT_EQ(train_help.exit_code, 0);
+  EXPECT_NE(train_help.output.find("--resume"), std::string::npos);
+  EXPECT_EQ(run_lvm("").exit_code, 2);
+  EXPECT_EQ(run_lvm("frobnicate").exit_code, 2);
+  const auto missing = run_lvm("train");
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_NE(missing.output.find("missing CONFIG"), std::string::npos) << missing.output;
+}
+
+TEST(Cli, ConfigErrorsNameFileLineAndKey) {
+  testing::TempDir dir;
+  testing::write_file(dir.file("bad.yaml"), "name: x\ntrain:\n  epochs: 2\n  batch_sise: 10\n");
+  const auto result = run_lvm("train " + dir.file("bad.yaml") + " --run-dir " + dir.file("run"));
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_NE(result.output.find("bad.yaml:4: train.batch_sise: unknown key (did you mean 'batch_size'?)"),
+            std::string::npos)
+      << result.output;
+  EXPECT_FALSE(std::filesystem::exists(dir.file("run")));
+
+  const auto override_error = run_lvm("train " + dir.file("bad.yaml") + " --set train.epochs=many");
+  EXPECT_EQ(override_error.exit_code, 2);
+  const auto missing_file = run_lvm("train " + dir.file("nope.yaml"));
+  EXPECT_EQ(missing_file.exit_code, 2);
+  EXPECT_NE(missing_file.output.find("nope.yaml"), std::string::npos) << missing_file.output;
+}
+
+TEST(Cli, TrainsResumesAndRefusesToOverwrite) {
+  testing::TempDir dir;
+  testing::write_tiny_mnist(dir.file("data"), 400, 100);
+  testing::write_file(dir.file("tiny.yaml"), tiny_yaml(dir.file("data")));
+  const auto run_dir = dir.file("run");
+
+  const auto trained = run_lvm("train " + dir.file("tiny.yaml") + " --run-dir " + run_dir);
+  ASSERT_EQ(trained.exit_code, 0) << trained.output;
+  EXPECT_NE(trained.output.find("epoch   2/2"), std::string::npos) << trained.output;
+  EXPECT_NE(trained.output.find("\"epochs\": 2"), std::string::npos) << trained.output;
+  for (const char* f :
+       {"config.yaml", "metrics.csv", "summary.json", "checkpoints/last.pt", "checkpoints/best.pt"}) {
+    EXPECT_TRUE(std::filesystem::exists(run_dir + "/" + f)) << f;
+  }
+
+  const auto again = run_lvm("train " + dir.file("tiny.yaml") + " --run-dir " + run_dir);
+  EXPECT_EQ(again.exit_code, 2);
+  EXPECT_NE(again.output.find("already holds a run"), std::string::npos) << again.output;
+
+  const auto resumed = run_lvm("train --resume " + run_dir + " --set train.epochs=3");
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_NE(resumed.output.find("resuming"), std::string::npos);
+  EXPECT_NE(resumed.output.find("\"epochs\": 3"), std::string::npos) << resumed.output;
+
+  const auto bad_resume = run_lvm("train --resume " + run_dir + " --set model.latent_dim=3");
+  EXPECT_EQ(bad_resume.exit_code, 2);
+  EXPECT_NE(bad_resume.output.find("only train.epochs may change"), std::string::npos);
+}
+
+TEST(Cli, MissingDataIsARuntimeErrorNamingTheFile) {
+  testing::TempDir dir;
+  testing::write_file(dir.file("tiny.yaml"), tiny_yaml(dir.file("nodata")));
+  const auto result = run_lvm("train " + dir.file("tiny.yaml") + " --run-dir " + dir.file("run"));
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_NE(result.output.find("train-images-idx3-ubyte"), std::string::npos) << result.output;
+}
+
+TEST(Cli, CudaOnACpuBuildIsAClearError) {
+  testing::TempDir dir;
+  testing::write_tiny_mnist(dir.file("data"), 200, 50);
+  testing::write_file(dir.file("tiny.yaml"), tiny_yaml(dir.file("data")));
+  const auto result =
+      run_lvm("train " + dir.file("tiny.yaml") + " --set device=cuda --run-dir " + dir.file("run"));
+  if (result.exit_code == 0) GTEST_SKIP() << "this build has CUDA";
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_NE(result.output.find("no CUDA"), std::string::npos) << result.output;
+}
+
+}  // namespace
+}  // namespace lvm

@@ -1,0 +1,544 @@
+#include "lvm/config/config.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "tests/testing.h"
+
+namespace {
+
+using lvm::config::apply_override;
+using lvm::config::ConfigError;
+using lvm::config::ExperimentConfig;
+using lvm::config::load_config;
+using lvm::config::parse_config;
+using lvm::config::to_yaml;
+using lvm::config::validate;
+
+// The message of the ConfigError that parsing `yaml` (as "x.yaml") with `overrides` throws; fails
+// the test if none is thrown.
+std::string parse_error(const std::string& yaml, const std::vector<std::string>& overrides = {}) {
+  try {
+    parse_config(yaml, "x.yaml", overrides);
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "no ConfigError for:\n" << yaml;
+  return "";
+}
+
+std::string override_error(const std::string& assignment) {
+  ExperimentConfig config;
+  try {
+    apply_override(config, assignment);
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "no ConfigError for --set " << assignment;
+  return "";
+}
+
+TEST(Config, EmptyTextGivesDefaults) {
+  const ExperimentConfig config = parse_config("", "x.yaml");
+  EXPECT_EQ(config, ExperimentConfig{});
+  EXPECT_EQ(config.name, "experiment");
+  EXPECT_EQ(config.device, "auto");
+  EXPECT_EQ(config.model.latent_dim, 50);
+  EXPECT_EQ(config.model.encoder_hidden, (std::vector<int64_t>{200, 200}));
+  EXPECT_EQ(config.data.binarize, "dynamic");
+  EXPECT_EQ(config.train.lr, 1e-3);
+  EXPECT_EQ(config.train.eps, 1e-8);
+  EXPECT_EQ(config.output.run_dir, "");
+}
+
+TEST(Config, AbsentKeysKeepDefaults) {
+  const ExperimentConfig config = parse_config(
+      "name: run1\n"
+      "model:\n"
+      "  latent_dim: 20\n"
+      "train:\n"
+      "  batch_size: 64\n"
+      "data:\n",  // an empty section is all defaults
+      "x.yaml");
+  EXPECT_EQ(config.name, "run1");
+  EXPECT_EQ(config.model.latent_dim, 20);
+  EXPECT_EQ(config.train.batch_size, 64);
+  // Untouched keys, in touched and untouched sections.
+  EXPECT_EQ(config.model.activation, "tanh");
+  EXPECT_EQ(config.model.decoder_hidden, (std::vector<int64_t>{200, 200}));
+  EXPECT_EQ(config.train.epochs, 50);
+  EXPECT_EQ(config.train.beta2, 0.999);
+  EXPECT_EQ(config.data.validation_size, 10000);
+  EXPECT_EQ(config.output.progress, "auto");
+  EXPECT_EQ(config.threads, 0);
+}
+
+TEST(Config, ParsesEveryType) {
+  const ExperimentConfig config = parse_config(
+      "device: cuda:1\n"
+      "model:\n"
+      "  encoder_hidden: [400]\n"
+      "  decoder_hidden: []\n"
+      "  objective: iwae\n"
+      "  k: 5\n"
+      "  iwae_gradient: dreg\n"
+      "data:\n"
+      "  binarize: none\n"
+      "  bernoulli_on_grey: true\n"
+      "  validation_size: 0\n"
+      "train:\n"
+      "  lr: 3e-4\n"
+      "  gamma: 1\n"
+      "  grad_clip: +2.5\n"
+      "output:\n"
+      "  run_dir: \"\"\n",
+      "x.yaml");
+  EXPECT_EQ(config.device, "cuda:1");
+  EXPECT_EQ(config.model.encoder_hidden, (std::vector<int64_t>{400}));
+  EXPECT_TRUE(config.model.decoder_hidden.empty());
+  EXPECT_EQ(config.model.k, 5);
+  EXPECT_TRUE(config.data.bernoulli_on_grey);
+  EXPECT_EQ(config.data.validation_size, 0);
+  EXPECT_EQ(config.train.lr, 3e-4);
+  EXPECT_EQ(config.train.gamma, 1.0);  // an integer is a valid number
+  EXPECT_EQ(config.train.grad_clip, 2.5);
+  EXPECT_EQ(config.output.run_dir, "");
+}
+
+TEST(Config, ResolvedRunDir) {
+  ExperimentConfig config;
+  config.name = "abc";
+  EXPECT_EQ(config.resolved_run_dir(), "runs/abc");
+  config.output.run_dir = "/tmp/elsewhere";
+  EXPECT_EQ(config.resolved_run_dir(), "/tmp/elsewhere");
+}
+
+// --- Errors in files: source, 1-based line, key path, what was wrong. ---
+
+TEST(ConfigErrors, UnknownKeySuggestsClosest) {
+  EXPECT_EQ(parse_error("name: a\ntrain:\n  lr: 0.1\n  epoch: 3\n"),
+            "x.yaml:4: train.epoch: unknown key (did you mean 'epochs'?)");
+  EXPECT_EQ(parse_error("model:\n  latnet_dim: 3\n"),
+            "x.yaml:2: model.latnet_dim: unknown key (did you mean 'latent_dim'?)");
+  EXPECT_EQ(parse_error("nmae: a\n"), "x.yaml:1: nmae: unknown key (did you mean 'name'?)");
+}
+
+TEST(ConfigErrors, UnknownKeyWithoutNearMatchListsKnownKeys) {
+  EXPECT_EQ(parse_error("output:\n  colour: red\n"),
+            "x.yaml:2: output.colour: unknown key (known: run_dir, progress)");
+}
+
+TEST(ConfigErrors, UnknownSection) {
+  EXPECT_EQ(parse_error("name: a\nmodle:\n  latent_dim: 3\n"),
+            "x.yaml:2: modle: unknown section (did you mean 'model'?)");
+  const std::string message = parse_error("optimizer:\n  lr: 3\n");
+  EXPECT_EQ(message.rfind("x.yaml:1: optimizer: unknown section (known: name, device", 0), 0u) << message;
+}
+
+TEST(ConfigErrors, DuplicateKey) {
+  EXPECT_EQ(parse_error("train:\n  lr: 0.1\n  lr: 0.2\n"),
+            "x.yaml:3: train.lr: duplicate key (first given on line 2)");
+}
+
+TEST(ConfigErrors, WrongTypes) {
+  EXPECT_EQ(parse_error("train:\n  epochs: ten\n"), "x.yaml:2: train.epochs: expected an integer, got 'ten'");
+  EXPECT_EQ(parse_error("train:\n  epochs: 2.5\n"), "x.yaml:2: train.epochs: expected an integer, got '2.5'");
+  // A quoted number is a string.
+  EXPECT_EQ(parse_error("train:\n  epochs: \"3\"\n"), "x.yaml:2: train.epochs: expected an integer, got '3'");
+  EXPECT_EQ(parse_error("\n\ntrain:\n  lr: {a: 1}\n"), "x.yaml:4: train.lr: expected a number, got a map");
+  EXPECT_EQ(parse_error("train:\n  lr: .inf\n"), "x.yaml:2: train.lr: expected a number, got '.inf'");
+  EXPECT_EQ(parse_error("model:\n  latent_dim: [1, 2]\n"),
+            "x.yaml:2: model.latent_dim: expected an integer, got a list");
+  EXPECT_EQ(parse_error("model:\n  latent_dim:\n"),
+            "x.yaml:2: model.latent_dim: expected an integer, got nothing");
+  EXPECT_EQ(parse_error("name: [a]\n"), "x.yaml:1: name: expected a non-empty string, got a list");
+  EXPECT_EQ(parse_error("name:\n"),
+            "x.yaml:1: name: expected a non-empty string, got nothing (write \"\" for an empty string)");
+  EXPECT_EQ(parse_error("model: 3\n"), "x.yaml:1: model: expected a section (a map of keys), got '3'");
+  EXPECT_EQ(parse_error("model:\n  encoder_hidden: 400\n"),
+            "x.yaml:2: model.encoder_hidden: expected a list of integers such as [200, 200], got '400'");
+}
+
+TEST(ConfigErrors, BooleansAreTrueOrFalseOnly) {
+  EXPECT_EQ(parse_error("data:\n  bernoulli_on_grey: yes\n"),
+            "x.yaml:2: data.bernoulli_on_grey: expected true or false, got 'yes'");
+  EXPECT_EQ(parse_error("data:\n  bernoulli_on_grey: 1\n"),
+            "x.yaml:2: data.bernoulli_on_grey: expected true or false, got '1'");
+  EXPECT_EQ(parse_error("data:\n  bernoulli_on_grey: \"true\"\n"),
+            "x.yaml:2: data.bernoulli_on_grey: expected true or false, got 'true'");
+}
+
+TEST(ConfigErrors, OutOfRange) {
+  EXPECT_EQ(parse_error("name: a\n\ntrain:\n  epochs: 3\n  batch_size: -3\n"),
+            "x.yaml:5: train.batch_size: expected an integer >= 1, got -3");
+  EXPECT_EQ(parse_error("train:\n  lr: 0\n"), "x.yaml:2: train.lr: expected a number > 0, got 0.0");
+  EXPECT_EQ(parse_error("train:\n  beta1: 1\n"),
+            "x.yaml:2: train.beta1: expected a number in (0, 1), got 1.0");
+  EXPECT_EQ(parse_error("train:\n  beta2: 0\n"),
+            "x.yaml:2: train.beta2: expected a number in (0, 1), got 0.0");
+  EXPECT_EQ(parse_error("train:\n  eps: -1e-8\n"), "x.yaml:2: train.eps: expected a number > 0, got -1e-08");
+  EXPECT_EQ(parse_error("train:\n  grad_clip: -0.5\n"),
+            "x.yaml:2: train.grad_clip: expected a number >= 0, got -0.5");
+  EXPECT_EQ(parse_error("train:\n  gamma: 1.5\n"),
+            "x.yaml:2: train.gamma: expected a number in (0, 1], got 1.5");
+  EXPECT_EQ(parse_error("train:\n  gamma: 0\n"),
+            "x.yaml:2: train.gamma: expected a number in (0, 1], got 0.0");
+  EXPECT_EQ(parse_error("train:\n  lr_min: -1\n"),
+            "x.yaml:2: train.lr_min: expected a number >= 0, got -1.0");
+  EXPECT_EQ(parse_error("train:\n  eval_batch_size: 0\n"),
+            "x.yaml:2: train.eval_batch_size: expected an integer >= 1, got 0");
+  EXPECT_EQ(parse_error("model:\n  k: 0\n"), "x.yaml:2: model.k: expected an integer >= 1, got 0");
+  EXPECT_EQ(parse_error("model:\n  latent_dim: 0\n"),
+            "x.yaml:2: model.latent_dim: expected an integer >= 1, got 0");
+  EXPECT_EQ(parse_error("data:\n  validation_size: -1\n"),
+            "x.yaml:2: data.validation_size: expected an integer >= 0, got -1");
+  EXPECT_EQ(parse_error("data:\n  train_limit: -1\n"),
+            "x.yaml:2: data.train_limit: expected an integer >= 0, got -1");
+  EXPECT_EQ(parse_error("data:\n  test_limit: -2\n"),
+            "x.yaml:2: data.test_limit: expected an integer >= 0, got -2");
+  EXPECT_EQ(parse_error("threads: -1\n"), "x.yaml:1: threads: expected an integer >= 0, got -1");
+  EXPECT_EQ(parse_error("blas_threads: -4\n"), "x.yaml:1: blas_threads: expected an integer >= 0, got -4");
+}
+
+TEST(ConfigErrors, HiddenLayerSizesPointAtTheElement) {
+  EXPECT_EQ(parse_error("model:\n  encoder_hidden: [400, 0]\n"),
+            "x.yaml:2: model.encoder_hidden[1]: expected an integer >= 1, got 0");
+  EXPECT_EQ(parse_error("model:\n  decoder_hidden:\n    - 300\n    - 2.5\n"),
+            "x.yaml:4: model.decoder_hidden[1]: expected an integer, got '2.5'");
+}
+
+TEST(ConfigErrors, NotAChoice) {
+  EXPECT_EQ(parse_error("model:\n  activation: sigmoid\n"),
+            "x.yaml:2: model.activation: expected one of tanh|relu|elu|softplus, got 'sigmoid'");
+  EXPECT_EQ(parse_error("model:\n  type: gmm\n"), "x.yaml:2: model.type: expected one of vae, got 'gmm'");
+  EXPECT_EQ(parse_error("model:\n  objective: vimco\n"),
+            "x.yaml:2: model.objective: expected one of elbo|iwae, got 'vimco'");
+  EXPECT_EQ(parse_error("train:\n  schedule: linear\n"),
+            "x.yaml:2: train.schedule: expected one of none|step|exponential|cosine, got 'linear'");
+  EXPECT_EQ(parse_error("data:\n  dataset: cifar10\n"),
+            "x.yaml:2: data.dataset: expected one of mnist|fashion_mnist, got 'cifar10'");
+  EXPECT_EQ(parse_error("data:\n  binarize: yes\n"),
+            "x.yaml:2: data.binarize: expected one of none|dynamic|static, got 'yes'");
+  EXPECT_EQ(parse_error("output:\n  progress: fancy\n"),
+            "x.yaml:2: output.progress: expected one of auto|bar|lines|none, got 'fancy'");
+}
+
+TEST(ConfigErrors, Device) {
+  for (const char* good : {"auto", "cpu", "cuda", "cuda:0", "cuda:12"}) {
+    EXPECT_EQ(parse_config(std::string("device: ") + good + "\n", "x.yaml").device, good);
+  }
+  for (const char* bad : {"gpu", "cuda:", "cuda:x", "cuda:-1", "CPU", "cuda:1a"}) {
+    EXPECT_EQ(parse_error(std::string("name: a\ndevice: \"") + bad + "\"\n"),
+              std::string("x.yaml:2: device: expected auto, cpu, cuda or cuda:N (N a device index), got '") +
+                  bad + "'");
+  }
+}
+
+TEST(ConfigErrors, YamlSyntaxError) {
+  EXPECT_EQ(parse_error("name: a\nmodel:\n  encoder_hidden: [200, 200\n  k: 2\n"),
+            "x.yaml:4: YAML syntax error: end of sequence flow not found");
+  const std::string message = parse_error("name: a\ntrain:\n  lr: 1\n    epochs: 2\n");
+  EXPECT_EQ(message.rfind("x.yaml:4: YAML syntax error: ", 0), 0u) << message;
+}
+
+TEST(ConfigErrors, TopLevelMustBeAMap) {
+  EXPECT_EQ(parse_error("- a\n- b\n"),
+            "x.yaml:1: expected a map of keys and sections at the top level, got a list");
+}
+
+TEST(ConfigErrors, MissingFile) {
+  try {
+    load_config("/nonexistent/dir/nope.yaml");
+    FAIL() << "no ConfigError";
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "/nonexistent/dir/nope.yaml: cannot open config file: No such file or directory");
+  }
+}
+
+TEST(ConfigErrors, FileErrorsNameThePath) {
+  lvm::testing::TempDir dir;
+  const std::string path = dir.file("bad.yaml");
+  lvm::testing::write_file(path, "name: a\ntrain:\n  batch_size: -3\n");
+  try {
+    load_config(path);
+    FAIL() << "no ConfigError";
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(std::string(e.what()), path + ":3: train.batch_size: expected an integer >= 1, got -3");
+  }
+}
+
+// --- Cross-field rules. ---
+
+TEST(ConfigRules, BernoulliOnGreyNeedsOptIn) {
+  const std::string message = parse_error("name: a\ndata:\n  binarize: none\n");
+  EXPECT_EQ(message.rfind("x.yaml:3: data.binarize: none with model.likelihood: bernoulli: ", 0), 0u)
+      << message;
+  EXPECT_NE(message.find("cross-entropy, not a likelihood"), std::string::npos) << message;
+  EXPECT_NE(message.find("data.bernoulli_on_grey: true"), std::string::npos) << message;
+
+  const ExperimentConfig allowed =
+      parse_config("data:\n  binarize: none\n  bernoulli_on_grey: true\n", "x.yaml");
+  EXPECT_EQ(allowed.data.binarize, "none");
+  // A Gaussian likelihood on grey levels needs no opt-in, nor Bernoulli on binarised data.
+  EXPECT_NO_THROW(parse_config("model:\n  likelihood: gaussian\ndata:\n  binarize: none\n", "x.yaml"));
+  EXPECT_NO_THROW(parse_config("data:\n  binarize: static\n", "x.yaml"));
+}
+
+TEST(ConfigRules, DregNeedsIwae) {
+  const std::string message = parse_error("model:\n  k: 5\n  iwae_gradient: dreg\n");
+  EXPECT_EQ(message.rfind("x.yaml:3: model.iwae_gradient: dreg ", 0), 0u) << message;
+  EXPECT_NE(message.find("needs model.objective: iwae, got 'elbo'"), std::string::npos) << message;
+  EXPECT_NO_THROW(parse_config("model:\n  objective: iwae\n  k: 5\n  iwae_gradient: dreg\n", "x.yaml"));
+}
+
+TEST(ConfigRules, CosineFloorBelowLr) {
+  EXPECT_EQ(
+      parse_error("train:\n  lr: 1e-4\n  schedule: cosine\n  lr_min: 1e-3\n"),
+      "x.yaml:4: train.lr_min: the cosine schedule decays from train.lr to train.lr_min, but lr_min 0.001 > "
+      "lr 0.0001");
+}
+
+TEST(ConfigRules, ValidateChecksConfigsBuiltInCode) {
+  ExperimentConfig config;
+  EXPECT_NO_THROW(validate(config));
+  config.train.batch_size = 0;
+  try {
+    validate(config, "built-in");
+    FAIL() << "no ConfigError";
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(std::string(e.what()), "built-in: train.batch_size: expected an integer >= 1, got 0");
+  }
+  config = ExperimentConfig{};
+  config.model.encoder_hidden = {10, -1};
+  try {
+    validate(config);
+    FAIL() << "no ConfigError";
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(std::string(e.what()), "config: model.encoder_hidden[1]: expected an integer >= 1, got -1");
+  }
+}
+
+// --- Overrides. ---
+
+TEST(ConfigOverrides, NestedScalarAndListValues) {
+  const ExperimentConfig config = parse_config("name: a\ntrain:\n  lr: 0.1\n", "x.yaml",
+                                               {"train.lr=3e-4", "model.encoder_hidden=[400, 300]", "name=b",
+                                                "model.decoder_hidden=[]", "data.bernoulli_on_grey=true"});
+  EXPECT_EQ(config.train.lr, 3e-4);
+  EXPECT_EQ(config.model.encoder_hidden, (std::vector<int64_t>{400, 300}));
+  EXPECT_TRUE(config.model.decoder_hidden.empty());
+  EXPECT_EQ(config.name, "b");
+  EXPECT_TRUE(config.data.bernoulli_on_grey);
+}
+
+TEST(ConfigOverrides, AppliedInOrderAndValidatedTogether) {
+  // binarize=none alone would break the Bernoulli rule; the next override makes it valid.
+  const ExperimentConfig config =
+      parse_config("", "x.yaml",
+                   {"train.epochs=3", "train.epochs=7", "data.binarize=none", "data.bernoulli_on_grey=true"});
+  EXPECT_EQ(config.train.epochs, 7);
+  EXPECT_EQ(config.data.binarize, "none");
+}
+
+TEST(ConfigOverrides, WholeSectionAsAMap) {
+  const ExperimentConfig config = parse_config("", "x.yaml", {"model={latent_dim: 20, activation: relu}"});
+  EXPECT_EQ(config.model.latent_dim, 20);
+  EXPECT_EQ(config.model.activation, "relu");
+  EXPECT_EQ(config.model.k, 1);
+}
+
+TEST(ConfigOverrides, BadValues) {
+  EXPECT_EQ(override_error("train.lr=abc"), "--set train.lr=abc: train.lr: expected a number, got 'abc'");
+  EXPECT_EQ(override_error("train.batch_size=-3"),
+            "--set train.batch_size=-3: train.batch_size: expected an integer >= 1, got -3");
+  EXPECT_EQ(override_error("model.encoder_hidden=[400, x]"),
+            "--set model.encoder_hidden=[400, x]: model.encoder_hidden[1]: expected an integer, got 'x'");
+  EXPECT_EQ(
+      override_error("model.encoder_hidden=[400"),
+      "--set model.encoder_hidden=[400: model.encoder_hidden: the value is not valid YAML: end of sequence "
+      "flow not found");
+  EXPECT_EQ(override_error("model.activation=sigmoid"),
+            "--set model.activation=sigmoid: model.activation: expected one of tanh|relu|elu|softplus, got "
+            "'sigmoid'");
+  // Cross-field rules after a single override name the override.
+  const std::string message = override_error("model.iwae_gradient=dreg");
+  EXPECT_EQ(message.rfind("--set model.iwae_gradient=dreg: model.iwae_gradient: dreg ", 0), 0u) << message;
+}
+
+TEST(ConfigOverrides, UnknownKeysAndMalformed) {
+  EXPECT_EQ(override_error("train.epoch=3"),
+            "--set train.epoch=3: train.epoch: unknown key (did you mean 'epochs'?)");
+  EXPECT_EQ(override_error("modle.k=3"), "--set modle.k=3: modle: unknown section (did you mean 'model'?)");
+  EXPECT_EQ(override_error("train.lr.x=3"), "--set train.lr.x=3: train.lr: is a key, not a section");
+  EXPECT_EQ(override_error("train=3"),
+            "--set train=3: train: is a section: set one of its keys (train.KEY=VALUE) or give a map such as "
+            "{KEY: VALUE}");
+  EXPECT_EQ(override_error("train.lr"), "--set train.lr: expected KEY.PATH=VALUE, e.g. --set train.lr=3e-4");
+  EXPECT_EQ(override_error("train..lr=1"), "--set train..lr=1: malformed key path 'train..lr'");
+  EXPECT_EQ(override_error("=1"), "--set =1: malformed key path ''");
+}
+
+TEST(ConfigOverrides, FailedOverrideLeavesConfigUnchanged) {
+  ExperimentConfig config;
+  EXPECT_THROW(apply_override(config, "model.iwae_gradient=dreg"), ConfigError);
+  EXPECT_EQ(config, ExperimentConfig{});
+  apply_override(config, "model.k=4");
+  EXPECT_EQ(config.model.k, 4);
+}
+
+TEST(ConfigOverrides, ErrorsInLoadConfigNameTheOverride) {
+  lvm::testing::TempDir dir;
+  const std::string path = dir.file("ok.yaml");
+  lvm::testing::write_file(path, "name: a\n");
+  try {
+    load_config(path, {"train.epochs=1", "train.lr=abc"});
+    FAIL() << "no ConfigError";
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(std::string(e.what()), "--set train.lr=abc: train.lr: expected a number, got 'abc'");
+  }
+}
+
+// --- YAML output. ---
+
+TEST(ConfigYaml, RoundTripsANonDefaultConfig) {
+  ExperimentConfig config;
+  config.name = "weird name: #1";
+  config.device = "cuda:1";
+  config.threads = 3;
+  config.blas_threads = 2;
+  config.model.latent_dim = 7;
+  config.model.encoder_hidden = {512, 256, 1};
+  config.model.decoder_hidden = {};
+  config.model.activation = "softplus";
+  config.model.likelihood = "gaussian";
+  config.model.objective = "iwae";
+  config.model.k = 50;
+  config.model.kl = "mc";
+  config.model.iwae_gradient = "dreg";
+  config.data.dataset = "fashion_mnist";
+  config.data.path = "/data/with space/\"quoted\"";
+  config.data.binarize = "none";
+  config.data.validation_size = 0;
+  config.data.train_limit = 123;
+  config.data.test_limit = 45;
+  config.data.bernoulli_on_grey = true;
+  config.train.epochs = 3;
+  config.train.batch_size = 17;
+  config.train.lr = 0.1 + 0.2;  // not the shortest decimal of 0.3: needs all digits
+  config.train.beta1 = 0.85;
+  config.train.beta2 = 1.0 - 1e-12;
+  config.train.eps = 1.2345678901234567e-9;
+  config.train.schedule = "step";
+  config.train.step_size = 4;
+  config.train.gamma = 1.0;
+  config.train.lr_min = 1e-300;
+  config.train.grad_clip = 5.0;
+  config.train.seed = 9007199254740993;  // above 2^53: must not pass through a double
+  config.train.eval_batch_size = 2;
+  config.output.run_dir = "";
+  config.output.progress = "none";
+  ASSERT_NO_THROW(validate(config));
+
+  const std::string yaml = to_yaml(config);
+  const ExperimentConfig back = parse_config(yaml, "x");
+  EXPECT_EQ(back, config) << yaml;
+  EXPECT_EQ(to_yaml(back), yaml);
+  EXPECT_EQ(back.train.lr, 0.1 + 0.2);
+  EXPECT_EQ(back.train.seed, 9007199254740993);
+  EXPECT_EQ(back.name, "weird name: #1");
+  EXPECT_EQ(back.data.path, "/data/with space/\"quoted\"");
+  EXPECT_TRUE(back.model.decoder_hidden.empty());
+}
+
+TEST(ConfigYaml, EmitsEveryKey) {
+  const std::string yaml = to_yaml(ExperimentConfig{});
+  for (const char* key :
+       {"name:", "device:", "threads:", "blas_threads:", "model:", "latent_dim: 50",
+        "encoder_hidden: [200, 200]", "iwae_gradient: standard", "data:", "bernoulli_on_grey: false",
+        "train:", "lr: 0.001", "eps: 1e-08", "gamma: 0.5", "lr_min: 0.0", "eval_batch_size: 1000",
+        "output:", "run_dir: \"\"", "progress: auto"}) {
+    EXPECT_NE(yaml.find(key), std::string::npos) << key << " missing from:\n" << yaml;
+  }
+  EXPECT_EQ(parse_config(yaml, "x"), ExperimentConfig{});
+}
+
+TEST(ConfigYaml, EqualityNoticesEveryKind) {
+  ExperimentConfig a;
+  ExperimentConfig b;
+  EXPECT_EQ(a, b);
+  b.output.progress = "bar";
+  EXPECT_NE(a, b);
+  b = a;
+  b.model.encoder_hidden.push_back(1);
+  EXPECT_NE(a, b);
+  b = a;
+  b.train.lr = std::nextafter(a.train.lr, 1.0);
+  EXPECT_NE(a, b);
+}
+
+// --- The experiment configs shipped in configs/. ---
+
+TEST(ConfigFiles, VaeMnist) {
+  const ExperimentConfig c = load_config(std::string(LVM_SOURCE_DIR) + "/configs/vae_mnist.yaml");
+  EXPECT_EQ(c.name, "vae_mnist");
+  EXPECT_EQ(c.resolved_run_dir(), "runs/vae_mnist");
+  EXPECT_EQ(c.data.dataset, "mnist");
+  EXPECT_EQ(c.data.path, "data/mnist");
+  EXPECT_EQ(c.data.binarize, "dynamic");
+  EXPECT_EQ(c.data.validation_size, 10000);
+  EXPECT_EQ(c.model.likelihood, "bernoulli");
+  EXPECT_EQ(c.model.activation, "tanh");
+  EXPECT_EQ(c.model.latent_dim, 50);
+  EXPECT_EQ(c.model.encoder_hidden, (std::vector<int64_t>{200, 200}));
+  EXPECT_EQ(c.model.decoder_hidden, (std::vector<int64_t>{200, 200}));
+  EXPECT_EQ(c.train.batch_size, 100);
+  EXPECT_EQ(c.train.lr, 1e-3);
+  EXPECT_EQ(c.train.eps, 1e-4);
+  EXPECT_EQ(c.train.epochs, 50);
+  EXPECT_EQ(c.train.schedule, "cosine");
+  EXPECT_EQ(c.train.lr_min, 1e-4);
+}
+
+TEST(ConfigFiles, VaeMnistClassic) {
+  const ExperimentConfig c = load_config(std::string(LVM_SOURCE_DIR) + "/configs/vae_mnist_classic.yaml");
+  EXPECT_EQ(c.name, "vae_mnist_classic");
+  EXPECT_EQ(c.model.latent_dim, 20);
+  EXPECT_EQ(c.model.encoder_hidden, (std::vector<int64_t>{400}));
+  EXPECT_EQ(c.model.decoder_hidden, (std::vector<int64_t>{400}));
+  EXPECT_EQ(c.model.activation, "relu");
+  EXPECT_EQ(c.data.binarize, "none");
+  EXPECT_TRUE(c.data.bernoulli_on_grey);
+  EXPECT_EQ(c.data.validation_size, 0);
+  EXPECT_EQ(c.train.batch_size, 128);
+  EXPECT_EQ(c.train.lr, 1e-3);
+  EXPECT_EQ(c.train.epochs, 10);
+  EXPECT_EQ(c.train.schedule, "none");
+}
+
+TEST(ConfigFiles, VaeFashion) {
+  const ExperimentConfig c = load_config(std::string(LVM_SOURCE_DIR) + "/configs/vae_fashion.yaml");
+  EXPECT_EQ(c.name, "vae_fashion");
+  EXPECT_EQ(c.data.dataset, "fashion_mnist");
+  EXPECT_EQ(c.data.path, "/usr/share/datasets/fashion-mnist");
+  EXPECT_EQ(c.data.binarize, "dynamic");
+  EXPECT_EQ(c.model.latent_dim, 50);
+  EXPECT_EQ(c.model.encoder_hidden, (std::vector<int64_t>{200, 200}));
+  EXPECT_EQ(c.model.decoder_hidden, (std::vector<int64_t>{200, 200}));
+  EXPECT_EQ(c.model.activation, "tanh");
+  EXPECT_EQ(c.train.epochs, 50);
+}
+
+TEST(ConfigFiles, ShippedConfigsRoundTripAndTakeOverrides) {
+  for (const char* file : {"vae_mnist.yaml", "vae_mnist_classic.yaml", "vae_fashion.yaml"}) {
+    const ExperimentConfig c = load_config(std::string(LVM_SOURCE_DIR) + "/configs/" + file,
+                                           {"model.objective=iwae", "model.k=5", "train.epochs=1"});
+    EXPECT_EQ(c.model.k, 5) << file;
+    EXPECT_EQ(parse_config(to_yaml(c), "x"), c) << file;
+  }
+}
+
+}  // namespace

@@ -1,0 +1,115 @@
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <filesystem>
+
+#include "lvm/models/vae.h"
+#include "lvm/train/checkpoint.h"
+#include "tests/testing.h"
+
+namespace lvm::train {
+namespace {
+
+std::shared_ptr<Vae> small_vae(int64_t hidden) {
+  return std::make_shared<Vae>(VaeOptions(6, 2).encoder_hidden({hidden}).decoder_hidden({hidden}));
+}
+
+std::string message_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const CheckpointError& e) {
+    return e.what();
+  }
+  return "(no CheckpointError)";
+}
+
+TEST(Checkpoint, RoundTripsModelOptimiserAndState) {
+  testing::TempDir dir;
+  auto model = small_vae(4);
+  torch::optim::Adam optimizer(model->parameters(), torch::optim::AdamOptions(1e-2));
+  model->log_joint(torch::ones({2, 6}), torch::zeros({1, 2, 2})).sum().neg().backward();
+  optimizer.step();
+  CheckpointState state;
+  state.epoch = 7;
+  state.best_value = -88.5;
+  state.best_epoch = 6;
+  state.config_yaml = "name: x\n";
+  state.metrics_csv = "epoch\n1\n";
+  state.rng_state = at::globalContext().defaultGenerator(torch::kCPU).get_state();
+  const auto path = dir.file("c.pt");
+  save_checkpoint(path, *model, &optimizer, state);
+
+  auto other = small_vae(4);
+  torch::optim::Adam other_optimizer(other->parameters(), torch::optim::AdamOptions(1e-2));
+  const auto loaded = load_checkpoint(path, *other, &other_optimizer);
+  EXPECT_EQ(loaded.epoch, 7);
+  EXPECT_EQ(loaded.best_value, -88.5);
+  EXPECT_EQ(loaded.best_epoch, 6);
+  EXPECT_EQ(loaded.config_yaml, "name: x\n");
+  EXPECT_EQ(loaded.metrics_csv, "epoch\n1\n");
+  EXPECT_TRUE(torch::equal(loaded.rng_state, state.rng_state));
+  const auto a = model->parameters(), b = other->parameters();
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(torch::equal(a[i], b[i]));
+  // The optimiser's moments came back too: one more identical step gives identical parameters.
+  for (auto* m : {model.get(), other.get()}) {
+    m->zero_grad();
+    m->log_joint(torch::ones({2, 6}), torch::zeros({1, 2, 2})).sum().neg().backward();
+  }
+  optimizer.step();
+  other_optimizer.step();
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(torch::equal(a[i], b[i]));
+  EXPECT_FALSE(std::filesystem::exists(path + ".tmp." + std::to_string(getpid())));
+}
+
+TEST(Checkpoint, AnotherArchitectureIsRejectedBeforeAnythingLoads) {
+  testing::TempDir dir;
+  auto model = small_vae(4);
+  save_checkpoint(dir.file("c.pt"), *model, nullptr, {});
+  auto wider = small_vae(5);
+  const auto before = wider->parameters().front().clone();
+  const auto message = message_of([&] { load_checkpoint(dir.file("c.pt"), *wider, nullptr); });
+  EXPECT_NE(message.find("has shape [4, 6] in the checkpoint but [5, 6] in the model"), std::string::npos)
+      << message;
+  EXPECT_TRUE(torch::equal(before, wider->parameters().front()));
+}
+
+TEST(Checkpoint, MissingTruncatedAndForeignFilesAreClearErrors) {
+  testing::TempDir dir;
+  auto model = small_vae(4);
+  EXPECT_NE(message_of([&] {
+              load_checkpoint(dir.file("none.pt"), *model, nullptr);
+            }).find("none.pt: checkpoint not found"),
+            std::string::npos);
+
+  save_checkpoint(dir.file("c.pt"), *model, nullptr, {});
+  const auto bytes = testing::read_file(dir.file("c.pt"));
+  testing::write_file(dir.file("cut.pt"), bytes.substr(0, bytes.size() / 2));
+  const auto truncated = message_of([&] { load_checkpoint(dir.file("cut.pt"), *model, nullptr); });
+  EXPECT_NE(truncated.find("cut.pt: not a readable checkpoint"), std::string::npos) << truncated;
+
+  testing::write_file(dir.file("text.pt"), "hello");
+  EXPECT_NE(message_of([&] {
+              load_checkpoint(dir.file("text.pt"), *model, nullptr);
+            }).find("text.pt: not a readable"),
+            std::string::npos);
+
+  // A checkpoint without optimiser state cannot resume training.
+  torch::optim::Adam optimizer(model->parameters());
+  EXPECT_NE(
+      message_of([&] { load_checkpoint(dir.file("c.pt"), *model, &optimizer); }).find("no optimiser state"),
+      std::string::npos);
+}
+
+TEST(Checkpoint, NewerFormatVersionIsRefused) {
+  testing::TempDir dir;
+  auto model = small_vae(4);
+  torch::serialize::OutputArchive archive;
+  archive.write("format_version", c10::IValue(kCheckpointFormatVersion + 1));
+  archive.save_to(dir.file("future.pt"));
+  const auto message = message_of([&] { load_checkpoint(dir.file("future.pt"), *model, nullptr); });
+  EXPECT_NE(message.find("format version 2 is newer than this lvm understands (1)"), std::string::npos)
+      << message;
+}
+
+}  // namespace
+}  // namespace lvm::train

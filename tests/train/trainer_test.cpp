@@ -1,0 +1,149 @@
+// The trainer on a tiny generated data set: it learns, it is deterministic, and a resumed run
+// ends where an uninterrupted one does.
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <sstream>
+
+#include "lvm/models/vae.h"
+#include "lvm/train/checkpoint.h"
+#include "lvm/train/trainer.h"
+#include "tests/testing.h"
+
+namespace lvm::train {
+namespace {
+
+config::ExperimentConfig tiny_config(const std::string& data_dir) {
+  config::ExperimentConfig c;
+  c.name = "tiny";
+  c.device = "cpu";
+  c.threads = 1;
+  c.model.latent_dim = 2;
+  c.model.encoder_hidden = {16};
+  c.model.decoder_hidden = {16};
+  c.data.path = data_dir;
+  c.data.validation_size = 100;
+  c.train.epochs = 4;
+  c.train.batch_size = 50;
+  c.train.lr = 3e-3;
+  c.train.seed = 11;
+  c.output.progress = "none";
+  return c;
+}
+
+std::vector<std::vector<std::string>> csv_rows(const std::string& text) {
+  std::vector<std::vector<std::string>> rows;
+  std::istringstream lines(text);
+  std::string line;
+  while (std::getline(lines, line)) {
+    std::vector<std::string> cells;
+    std::istringstream parts(line);
+    std::string cell;
+    while (std::getline(parts, cell, ',')) cells.push_back(cell);
+    rows.push_back(cells);
+  }
+  return rows;
+}
+
+TrainSummary run(const config::ExperimentConfig& c, const std::string& dir, bool resume = false) {
+  std::ostringstream log;
+  TrainRequest request{c, dir, resume, false, &log};
+  return train(request);
+}
+
+std::vector<torch::Tensor> final_parameters(const std::string& run_dir, const config::ExperimentConfig& c) {
+  Vae model(VaeOptions(64, c.model.latent_dim)
+                .encoder_hidden(c.model.encoder_hidden)
+                .decoder_hidden(c.model.decoder_hidden));
+  load_checkpoint(run_dir + "/checkpoints/last.pt", model, nullptr);
+  return model.parameters();
+}
+
+class TrainerTest : public ::testing::Test {
+ protected:
+  void SetUp() override { testing::write_tiny_mnist(dir_.file("data"), 600, 100); }
+  testing::TempDir dir_;
+};
+
+TEST_F(TrainerTest, LearnsAndWritesTheRunDirectory) {
+  const auto c = tiny_config(dir_.file("data"));
+  const auto summary = run(c, dir_.file("run"));
+  const auto rows = csv_rows(testing::read_file(dir_.file("run/metrics.csv")));
+  ASSERT_EQ(rows.size(), 5u);
+  EXPECT_EQ(rows[0][0], "epoch");
+  EXPECT_EQ(rows[0][2], "val_elbo");
+  const double first_val = std::stod(rows[1][2]), last_val = std::stod(rows[4][2]);
+  EXPECT_GT(last_val, first_val + 1.0) << "validation ELBO should improve";
+  EXPECT_EQ(summary.epochs, 4);
+  EXPECT_LT(summary.test_elbo, 0.0);
+  EXPECT_TRUE(std::isfinite(summary.test_elbo));
+  EXPECT_TRUE(std::filesystem::exists(dir_.file("run/checkpoints/best.pt")));
+  const auto json = testing::read_file(dir_.file("run/summary.json"));
+  for (const char* key : {"\"epochs\": 4", "\"val_elbo\"", "\"test_elbo\"", "\"examples_per_s\""}) {
+    EXPECT_NE(json.find(key), std::string::npos) << key << " in " << json;
+  }
+  // The resolved config is the one that ran.
+  EXPECT_EQ(config::parse_config(testing::read_file(dir_.file("run/config.yaml")), "config.yaml"), c);
+}
+
+TEST_F(TrainerTest, SameSeedSameMetricsAndResumeMatchesAnUninterruptedRun) {
+  auto c = tiny_config(dir_.file("data"));
+  run(c, dir_.file("full"));
+  run(c, dir_.file("again"));
+  auto c2 = c;
+  c2.train.epochs = 2;
+  run(c2, dir_.file("split"));
+  run(c, dir_.file("split"), /*resume=*/true);
+
+  // Deterministic columns (everything but seconds and examples/s) agree exactly.
+  const auto metrics = [&](const std::string& run_dir) {
+    auto rows = csv_rows(testing::read_file(dir_.file(run_dir + "/metrics.csv")));
+    for (auto& row : rows) row.erase(row.begin() + 5, row.begin() + 7);
+    return rows;
+  };
+  EXPECT_EQ(metrics("full"), metrics("again"));
+  EXPECT_EQ(metrics("full"), metrics("split"));
+  const auto a = final_parameters(dir_.file("full"), c), b = final_parameters(dir_.file("split"), c);
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(torch::equal(a[i], b[i])) << "parameter " << i;
+}
+
+TEST_F(TrainerTest, RefusesToOverwriteARunAndToResumeNothing) {
+  const auto c = tiny_config(dir_.file("data"));
+  auto short_run = c;
+  short_run.train.epochs = 1;
+  run(short_run, dir_.file("run"));
+  const auto before = testing::read_file(dir_.file("run/metrics.csv"));
+  try {
+    run(short_run, dir_.file("run"));
+    FAIL() << "expected an error";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("already holds a run; pass --resume"), std::string::npos)
+        << e.what();
+  }
+  EXPECT_EQ(testing::read_file(dir_.file("run/metrics.csv")), before);
+  try {
+    run(short_run, dir_.file("nothing"), /*resume=*/true);
+    FAIL() << "expected an error";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("no checkpoint to resume from"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(TrainerTest, BernoulliOnGreyLevelsIsRefusedUnlessAllowed) {
+  auto c = tiny_config(dir_.file("data"));
+  c.data.binarize = "none";
+  try {
+    run(c, dir_.file("grey"));
+    FAIL() << "expected an error";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("data.bernoulli_on_grey"), std::string::npos) << e.what();
+  }
+  c.data.bernoulli_on_grey = true;
+  c.train.epochs = 1;
+  EXPECT_NO_THROW(run(c, dir_.file("grey2")));
+}
+
+}  // namespace
+}  // namespace lvm::train
