@@ -14,6 +14,7 @@ namespace lvm::app {
 namespace {
 struct InfoArgs {
   int64_t threads = 0;
+  int64_t torch_threads = 0;
   int64_t blas_threads = 0;
   bool skip_benchmark = false;
 };
@@ -23,11 +24,13 @@ Command add_info_command(CLI::App& app) {
   auto args = std::make_shared<InfoArgs>();
   auto* cmd = app.add_subcommand("info", "Print LibTorch, device, BLAS and threading information");
   cmd->add_option("--threads", args->threads, "Total threads (0: all cores)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--torch-threads", args->torch_threads, "LibTorch intra-op threads (0: automatic)")
+      ->check(CLI::NonNegativeNumber);
   cmd->add_option("--blas-threads", args->blas_threads, "BLAS threads (0: automatic)")
       ->check(CLI::NonNegativeNumber);
   cmd->add_flag("--no-bench", args->skip_benchmark, "Skip the sgemm measurement");
   return {cmd, [args]() {
-            const auto split = runtime::configure_threads(args->threads, args->blas_threads);
+            const auto split = runtime::configure_threads(args->threads, args->torch_threads, args->blas_threads);
             const auto blas = runtime::blas_info();
             std::cout << fmt::format("lvm        {}\n", LVM_VERSION);
             std::cout << fmt::format("LibTorch   {}\n", TORCH_VERSION);

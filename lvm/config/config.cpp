@@ -177,6 +177,7 @@ void visit_fields(V& v, ExperimentConfig& c) {
   v.field("name", c.name, non_empty());
   v.field("device", c.device, device_spec());
   v.field("threads", c.threads, at_least(0));
+  v.field("torch_threads", c.torch_threads, at_least(0));
   v.field("blas_threads", c.blas_threads, at_least(0));
   v.section("model", c.model);
   v.section("data", c.data);

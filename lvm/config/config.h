@@ -72,7 +72,8 @@ struct ExperimentConfig {
   std::string name = "experiment";
   std::string device = "auto";  // auto | cpu | cuda | cuda:N
   int64_t threads = 0;          // 0: all cores
-  int64_t blas_threads = 0;     // 0: automatic split (see lvm/runtime/runtime.h)
+  int64_t torch_threads = 0;    // LibTorch intra-op threads; 0: automatic (see lvm/runtime/runtime.h)
+  int64_t blas_threads = 0;     // BLAS threads; 0: automatic
   ModelConfig model;
   DataConfig data;
   TrainConfig train;

@@ -83,16 +83,15 @@ BlasInfo blas_info() {
   return info;
 }
 
-ThreadSplit configure_threads(int64_t threads, int64_t blas_threads) {
-  TORCH_CHECK(threads >= 0, "threads must be >= 0, got ", threads);
-  TORCH_CHECK(blas_threads >= 0, "blas_threads must be >= 0, got ", blas_threads);
+ThreadSplit configure_threads(int64_t threads, int64_t torch_threads, int64_t blas_threads) {
+  TORCH_CHECK(threads >= 0 && torch_threads >= 0 && blas_threads >= 0, "thread counts must be >= 0, got threads=",
+              threads, ", torch_threads=", torch_threads, ", blas_threads=", blas_threads);
   const int cores = std::max(1u, std::thread::hardware_concurrency());
   const int total = threads == 0 ? cores : static_cast<int>(threads);
   ThreadSplit split;
   split.blas_threads = blas_threads > 0 ? static_cast<int>(blas_threads) : total;
-  // On two cores or fewer the two pools would spin on the same cores: LibTorch keeps one thread.
-  // With more cores both may use all of them; the overlap then costs little.
-  split.torch_threads = total <= 2 ? 1 : total;
+  // With more than two cores both pools may use all of them; the overlap then costs little.
+  split.torch_threads = torch_threads > 0 ? static_cast<int>(torch_threads) : (total <= 2 ? 1 : total);
   torch::set_num_threads(split.torch_threads);
   if (auto set = openblas_symbol<SetIntFn>("openblas_set_num_threads")) set(split.blas_threads);
   return split;

@@ -30,11 +30,12 @@ struct ThreadSplit {
   int blas_threads = 1;   // threads inside one BLAS call
 };
 
-/// Splits `threads` cores (0: all) between LibTorch and BLAS and applies it. Both pools spin on
-/// the same cores when they overlap, so the automatic split gives BLAS all the cores and LibTorch
-/// one thread on machines with few cores (measured: a training step 13 ms with 1+2 threads on
-/// 2 cores, 47 ms with 2+2); blas_threads > 0 overrides the BLAS share.
-ThreadSplit configure_threads(int64_t threads, int64_t blas_threads);
+/// Splits `threads` cores (0: all) between LibTorch's intra-op pool and BLAS, and applies it. The
+/// two pools spin on the same cores when they overlap, so on machines with two cores or fewer the
+/// automatic split gives BLAS every core and LibTorch one thread (measured: a training step took
+/// 13 ms with 1+2 threads on 2 cores, 47 ms with 2+2). torch_threads / blas_threads > 0 override
+/// either share.
+ThreadSplit configure_threads(int64_t threads, int64_t torch_threads = 0, int64_t blas_threads = 0);
 
 /// Resolves "auto" | "cpu" | "cuda" | "cuda:N". Throws std::invalid_argument with a clear message
 /// when CUDA is asked for on a build or machine without it, or the name is unknown.

@@ -98,7 +98,7 @@ TrainSummary train(const TrainRequest& request) {
   config::ExperimentConfig cfg = request.config;
   check_run_dir(request);
 
-  const auto threads = runtime::configure_threads(cfg.threads, cfg.blas_threads);
+  const auto threads = runtime::configure_threads(cfg.threads, cfg.torch_threads, cfg.blas_threads);
   const torch::Device device = runtime::resolve_device(cfg.device);
   torch::manual_seed(static_cast<uint64_t>(cfg.train.seed));
 
