@@ -84,7 +84,7 @@ def _check_x(self, x: Tensor) -> Tensor:
         x = x.flatten(1)
     assert x.dim() == 2 and x.size(1) == self.data_dim, "expected x of shape [B, " + str(self.data_dim) + "] or [B, *input_shape], got " + str(x.shape)
     assert x.is_floating_point(), "expected floating-point x, got dtype " + str(x.dtype)
-    return x
+    return x.to(self.encoder_w0.dtype)
 )";
 }
 
@@ -117,7 +117,7 @@ KindExport vae_export(Vae& vae) {
   src += R"(
 def _check_z(self, z: Tensor) -> Tensor:
     assert z.dim() >= 1 and z.size(-1) == self.latent_dim, "expected z of shape [..., " + str(self.latent_dim) + "], got " + str(z.shape)
-    return z
+    return z.to(self.encoder_w0.dtype)
 
 def _encode(self, x: Tensor) -> Tuple[Tensor, Tensor]:
     parts = self._encoder_net(x).chunk(2, -1)

@@ -5,7 +5,8 @@
 // generated from the model's architecture (LibTorch's C++ API cannot trace a C++ module).
 //
 // Methods of an exported VAE (float32, batch first; x is [B, D], or [B, *input_shape], which is
-// flattened; every tensor a method creates lives on the device of the weights):
+// flattened; floating inputs are cast to the weights' dtype, integer ones refused; every tensor
+// a method creates lives on the device of the weights):
 //   encode(x) -> (mean, log_var)           q_φ(z|x), each [B, Z]
 //   decode(z) -> probs [.., D]              Bernoulli decoder: p_θ(x|z) pixel probabilities
 //   decode_logits(z) -> logits [.., D]      (Bernoulli decoder only)

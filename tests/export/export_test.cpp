@@ -158,6 +158,8 @@ void check_deterministic_methods(const Architecture& arch) {
   // Images as stored ([B, 1, 3, 4]) are flattened.
   const auto [mean_4d, log_var_4d] = call_pair(m, "encode", x.reshape({5, 1, 3, 4}));
   expect_close(mean_4d, q.mean(), "encode of [B, 1, 3, 4]");
+  // float64 input (e.g. from numpy) is cast to the weights' float32.
+  expect_close(call_pair(m, "encode", x.to(torch::kDouble)).first, q.mean(), "encode of float64 x");
 
   // decode on a batch of samples [S, B, Z], as the likelihood accepts.
   torch::manual_seed(11);
