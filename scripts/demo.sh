@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The main job on a fresh machine: install what is missing, build, get MNIST, train the default
-# VAE and print its results. Idempotent: finished steps are skipped.
+# VAE, print its results and export it to TorchScript. Idempotent: finished steps are skipped.
 #   scripts/demo.sh                   train configs/vae_mnist.yaml for DEMO_EPOCHS epochs (default 10)
 #   DEMO_EPOCHS=50 scripts/demo.sh    the full config
 set -euo pipefail
@@ -33,3 +33,16 @@ fi
 
 echo "== results"
 cat "$RUN_DIR/summary.json"
+
+echo "== export ($RUN_DIR/model.pt)"
+build/lvm export "$RUN_DIR" -o "$RUN_DIR/model.pt"
+# The exported file needs no lvm: load it from Python when a python3 with torch is around.
+for python in python3 /usr/bin/python3; do
+  if "$python" -c 'import torch' >/dev/null 2>&1; then
+    "$python" -c "import sys, torch; m = torch.jit.load(sys.argv[1]); \
+print('python: torch.jit.load ->', m.model_kind, 'epoch', m.epoch, 'input_shape', m.input_shape, \
+'sample(16) ->', tuple(m.sample(16).shape))" \
+      "$RUN_DIR/model.pt"
+    break
+  fi
+done

@@ -46,6 +46,9 @@ CheckpointState read_state(torch::serialize::InputArchive& archive, const std::s
   state.metrics_csv = read("metrics_csv").toStringRef();
   c10::IValue rng;
   if (archive.try_read("rng_state", rng) && rng.isTensor()) state.rng_state = rng.toTensor();
+  c10::IValue data_shape;
+  if (archive.try_read("data_shape", data_shape) && data_shape.isIntList())
+    state.data_shape = data_shape.toIntVector();
   return state;
 }
 
@@ -61,6 +64,7 @@ void save_checkpoint(const std::string& path, torch::nn::Module& model, torch::o
   archive.write("config_yaml", c10::IValue(state.config_yaml));
   archive.write("metrics_csv", c10::IValue(state.metrics_csv));
   if (state.rng_state.defined()) archive.write("rng_state", c10::IValue(state.rng_state));
+  if (!state.data_shape.empty()) archive.write("data_shape", c10::IValue(state.data_shape));
   for (const auto& item : model.named_parameters())
     archive.write(tensor_key(item.key()), item.value().detach().cpu());
   for (const auto& item : model.named_buffers())

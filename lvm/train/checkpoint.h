@@ -8,6 +8,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include <torch/nn/module.h>
 #include <torch/optim/optimizer.h>
@@ -28,6 +29,9 @@ struct CheckpointState {
   std::string config_yaml;  // the run's resolved config
   std::string metrics_csv;  // metrics.csv as of this epoch
   torch::Tensor rng_state;  // the default generator of the training device
+  // Shape of one example as the data set stores it, e.g. {1, 28, 28}; its product is the model's
+  // data_dim. Empty in checkpoints written before it was recorded.
+  std::vector<int64_t> data_shape;
 };
 
 /// Writes model, optimiser (if given) and state to `path` atomically.

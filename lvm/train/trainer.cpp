@@ -128,6 +128,7 @@ TrainSummary train(const TrainRequest& request) {
                        state.epoch, state.best_value, state.best_epoch);
   }
   state.config_yaml = config_yaml;
+  state.data_shape = {1, dataset.height, dataset.width};
   util::write_file_atomic((run_dir / "config.yaml").string(), config_yaml);
   util::write_file_atomic((run_dir / "metrics.csv").string(), state.metrics_csv);
 
