@@ -10,7 +10,7 @@ EPOCHS=${DEMO_EPOCHS:-10}
 RUN_DIR=${DEMO_RUN_DIR:-runs/demo}
 
 echo "== dependencies"
-scripts/install_deps.sh --npm
+scripts/install_deps.sh --npm --python
 
 echo "== build"
 [ -f build/CMakeCache.txt ] || cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
