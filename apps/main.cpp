@@ -23,6 +23,8 @@ int main(int argc, char** argv) {
   const std::vector<lvm::app::Command> commands = {
       lvm::app::add_train_command(app),
       lvm::app::add_info_command(app),
+      lvm::app::add_sample_command(app),
+      lvm::app::add_encode_command(app),
   };
 
   try {
