@@ -33,6 +33,9 @@ Command add_encode_command(CLI::App& app) {
   auto args = std::make_shared<EncodeArgs>();
   auto* cmd = app.add_subcommand(
       "encode", "Write each image's posterior mean and log-variance (with its label) as CSV");
+  cmd->footer(
+      "Columns: index,label,mean_0..mean_{Z-1},log_var_0..log_var_{Z-1} of q(z|x). Images are encoded as the "
+      "model sees them: binarised once with a fixed seed under dynamic binarisation, as stored otherwise.");
   cmd->add_option("run_dir", args->run_dir, "Run directory written by lvm train")->required();
   cmd->add_option("-o,--output", args->output, "CSV file to write (default RUN_DIR/latents_<split>.csv)");
   cmd->add_option("--split", args->split, "train, validation or test (default test)");

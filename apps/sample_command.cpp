@@ -355,6 +355,10 @@ Command add_sample_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("sample",
                                  "Pictures of a trained model: samples, reconstructions, "
                                  "interpolations, traversals, the latent manifold or latent codes");
+  cmd->footer(
+      "Images are taken as the model sees them: binarised once with a fixed seed under dynamic binarisation "
+      "(the same pixels every time), as stored otherwise. Decoded images are the means of p(x|z) unless "
+      "--binary.");
   cmd->add_option("run_dir", args->run_dir, "Run directory written by lvm train")->required();
   cmd->add_option("-o,--output", args->output, "PNG file to write (default RUN_DIR/<mode>.png)");
   cmd->add_option("--checkpoint", args->checkpoint, "best, last, or a path to a .pt file (default best)");
@@ -365,7 +369,7 @@ Command add_sample_command(CLI::App& app) {
   cmd->add_flag("--reconstruct", args->reconstruct, "Images (rows 1, 3, ...) above their reconstructions");
   cmd->add_option("--interpolate", args->interpolate, "Interpolate between the codes of images A and B")
       ->expected(2)
-      ->type_name("A B");
+      ->type_name("INDEX");
   cmd->add_flag("--spherical", args->spherical, "With --interpolate: spherical instead of linear");
   cmd->add_flag("--traverse", args->traverse,
                 "Sweep each latent dimension around a code, one row per dimension, by KL");

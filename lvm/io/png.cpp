@@ -67,10 +67,8 @@ std::string encode_png(const torch::Tensor& image) {
   guard.image.width = static_cast<png_uint_32>(width);
   guard.image.height = static_cast<png_uint_32>(height);
   guard.image.format = *format;
-  png_alloc_size_t size = 0;
-  if (!png_image_write_get_memory_size(guard.image, size, 0, pixels.data_ptr<uint8_t>(), 0, nullptr)) {
-    throw PngError(std::string("encode_png: libpng: ") + guard.image.message);
-  }
+  // One pass: a buffer of the largest size this image can compress to (libpng's bound).
+  png_alloc_size_t size = PNG_IMAGE_PNG_SIZE_MAX(guard.image);
   std::string bytes(size, '\0');
   if (!png_image_write_to_memory(&guard.image, bytes.data(), &size, 0, pixels.data_ptr<uint8_t>(), 0,
                                  nullptr)) {
