@@ -28,5 +28,7 @@ struct Command {
 Command add_train_command(CLI::App& app);
 Command add_info_command(CLI::App& app);
 Command add_export_command(CLI::App& app);
+Command add_sample_command(CLI::App& app);
+Command add_encode_command(CLI::App& app);
 
 }  // namespace lvm::app

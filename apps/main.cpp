@@ -24,6 +24,8 @@ int main(int argc, char** argv) {
       lvm::app::add_train_command(app),
       lvm::app::add_info_command(app),
       lvm::app::add_export_command(app),
+      lvm::app::add_sample_command(app),
+      lvm::app::add_encode_command(app),
   };
 
   try {

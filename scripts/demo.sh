@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job on a fresh machine: install what is missing, build, get MNIST, train the default
-# VAE, print its results and export it to TorchScript. Idempotent: finished steps are skipped.
+# VAE, print its results, export it to TorchScript and draw pictures of it (samples,
+# reconstructions, ...) into the run directory. Idempotent: finished steps are skipped.
 #   scripts/demo.sh                   train configs/vae_mnist.yaml for DEMO_EPOCHS epochs (default 10)
 #   DEMO_EPOCHS=50 scripts/demo.sh    the full config
 set -euo pipefail
@@ -46,3 +47,14 @@ print('python: torch.jit.load ->', m.model_kind, 'epoch', m.epoch, 'input_shape'
     break
   fi
 done
+echo "== pictures (into $RUN_DIR)"
+build/lvm sample "$RUN_DIR" --n 64 -o "$RUN_DIR/samples.png"
+build/lvm sample "$RUN_DIR" --reconstruct --n 32 -o "$RUN_DIR/reconstructions.png"
+build/lvm sample "$RUN_DIR" --interpolate 0 1 --steps 10 -o "$RUN_DIR/interpolation.png"
+build/lvm sample "$RUN_DIR" --traverse --dims 10 -o "$RUN_DIR/traversal.png"
+build/lvm sample "$RUN_DIR" --latents -o "$RUN_DIR/latents.png"
+if python3 -c 'import matplotlib' 2>/dev/null || /usr/bin/python3 -c 'import matplotlib' 2>/dev/null; then
+  python3 scripts/plot_metrics.py "$RUN_DIR"
+else
+  echo "(no matplotlib: skipping scripts/plot_metrics.py; scripts/install_deps.sh --python installs it)"
+fi

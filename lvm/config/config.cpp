@@ -170,6 +170,7 @@ template <typename V>
 void visit_fields(V& v, OutputConfig& c) {
   v.field("run_dir", c.run_dir);
   v.choice("progress", c.progress, {"auto", "bar", "lines", "none"});
+  v.field("image_every", c.image_every, at_least(0));
 }
 
 template <typename V>

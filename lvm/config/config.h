@@ -66,6 +66,7 @@ struct TrainConfig {
 struct OutputConfig {
   std::string run_dir = "";       // empty: runs/<name>
   std::string progress = "auto";  // auto (bar on a terminal) | bar | lines | none
+  int64_t image_every = 5;        // sample / reconstruction pictures every N epochs and the last (0: off)
 };
 
 struct ExperimentConfig {

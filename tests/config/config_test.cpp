@@ -128,7 +128,7 @@ TEST(ConfigErrors, UnknownKeySuggestsClosest) {
 
 TEST(ConfigErrors, UnknownKeyWithoutNearMatchListsKnownKeys) {
   EXPECT_EQ(parse_error("output:\n  colour: red\n"),
-            "x.yaml:2: output.colour: unknown key (known: run_dir, progress)");
+            "x.yaml:2: output.colour: unknown key (known: run_dir, progress, image_every)");
 }
 
 TEST(ConfigErrors, UnknownSection) {

@@ -1,0 +1,426 @@
+// lvm sample RUN_DIR [MODE] [-o FILE.png]: pictures of a trained model, one mode at a time.
+//   (no mode)          samples from the prior: the means of p(x|z), or draws with --binary
+//   --reconstruct      images above their reconstructions
+//   --interpolate A B  decoded points on a path between the posterior means of images A and B
+//   --traverse         each latent dimension swept around a code, one row each, ordered by KL
+//   --manifold         decoded grid over the prior's quantiles (2-D latent space only)
+//   --latents          posterior means as a scatter plot coloured by label
+// (Models with a discrete latent, e.g. a Gaussian mixture's components, will add a mode here.)
+
+#include <cmath>
+#include <filesystem>
+#include <initializer_list>
+#include <iostream>
+#include <optional>
+
+#include <fmt/format.h>
+#include <torch/torch.h>
+
+#include "apps/commands.h"
+#include "apps/run_inputs.h"
+#include "lvm/distributions/normal.h"
+#include "lvm/io/image_grid.h"
+#include "lvm/io/png.h"
+#include "lvm/io/scatter_plot.h"
+#include "lvm/represent/encoding.h"
+#include "lvm/runtime/runtime.h"
+#include "lvm/train/run_dir.h"
+#include "lvm/train/snapshots.h"
+
+namespace lvm::app {
+
+namespace {
+
+struct SampleArgs {
+  std::string run_dir;
+  std::string checkpoint = "best";
+  std::string output;
+  std::string device = "auto";
+  std::string data_path;
+  std::string split = "test";
+  int64_t n = 0;      // 0: the mode's default
+  int64_t nrow = 0;   // 0: the mode's default
+  int64_t steps = 0;  // 0: the mode's default
+  int64_t padding = 2;
+  double pad_value = 0.0;
+  int64_t scale = 0;  // 0: automatic (small images are enlarged)
+  int64_t seed = 0;
+  bool binary = false;
+  bool reconstruct = false;
+  std::vector<int64_t> interpolate;
+  bool spherical = false;
+  bool traverse = false;
+  int64_t index = 0;
+  double range = 3.0;
+  int64_t dims = 0;
+  int64_t kl_images = 1000;
+  bool manifold = false;
+  bool latents = false;
+  int64_t size = 640;
+  int64_t limit = 0;
+  bool no_axes = false;
+};
+
+enum class Mode { kSamples, kReconstruct, kInterpolate, kTraverse, kManifold, kLatents };
+
+const char* default_file(Mode mode) {
+  switch (mode) {
+    case Mode::kSamples:
+      return "samples.png";
+    case Mode::kReconstruct:
+      return "reconstructions.png";
+    case Mode::kInterpolate:
+      return "interpolation.png";
+    case Mode::kTraverse:
+      return "traversal.png";
+    case Mode::kManifold:
+      return "manifold.png";
+    case Mode::kLatents:
+      return "latents.png";
+  }
+  return "samples.png";
+}
+
+// Checks that at most one mode was given and which options go with it.
+Mode select_mode(const SampleArgs& a, const CLI::App& cmd) {
+  std::vector<std::pair<std::string, Mode>> given;
+  if (a.reconstruct) given.emplace_back("--reconstruct", Mode::kReconstruct);
+  if (!a.interpolate.empty()) given.emplace_back("--interpolate", Mode::kInterpolate);
+  if (a.traverse) given.emplace_back("--traverse", Mode::kTraverse);
+  if (a.manifold) given.emplace_back("--manifold", Mode::kManifold);
+  if (a.latents) given.emplace_back("--latents", Mode::kLatents);
+  if (given.size() > 1) {
+    throw UsageError(fmt::format("{} and {}: give one mode at a time", given[0].first, given[1].first));
+  }
+  const Mode mode = given.empty() ? Mode::kSamples : given[0].second;
+  const std::string mode_name = given.empty() ? "sampling from the prior" : given[0].first;
+
+  // Options that only some modes read; giving them elsewhere is a mistake worth naming.
+  const auto only_with = [&](const char* option, std::initializer_list<Mode> modes, const char* which) {
+    if (cmd.count(option) == 0) return;
+    for (Mode m : modes)
+      if (m == mode) return;
+    throw UsageError(fmt::format("{} only applies to {}, not to {}", option, which, mode_name));
+  };
+  only_with("--spherical", {Mode::kInterpolate}, "--interpolate");
+  only_with("--steps", {Mode::kInterpolate, Mode::kTraverse, Mode::kManifold},
+            "--interpolate, --traverse and --manifold");
+  only_with("--n", {Mode::kSamples, Mode::kReconstruct}, "sampling and --reconstruct");
+  only_with("--seed",
+            {Mode::kSamples, Mode::kReconstruct, Mode::kInterpolate, Mode::kTraverse, Mode::kManifold},
+            "modes that decode");
+  only_with("--binary",
+            {Mode::kSamples, Mode::kReconstruct, Mode::kInterpolate, Mode::kTraverse, Mode::kManifold},
+            "modes that decode");
+  only_with("--index", {Mode::kTraverse, Mode::kReconstruct}, "--traverse and --reconstruct");
+  only_with("--range", {Mode::kTraverse}, "--traverse");
+  only_with("--dims", {Mode::kTraverse}, "--traverse");
+  only_with("--kl-images", {Mode::kTraverse}, "--traverse");
+  only_with("--size", {Mode::kLatents}, "--latents");
+  only_with("--limit", {Mode::kLatents}, "--latents");
+  only_with("--no-axes", {Mode::kLatents}, "--latents");
+  only_with("--split", {Mode::kReconstruct, Mode::kInterpolate, Mode::kTraverse, Mode::kLatents},
+            "modes that use images");
+  return mode;
+}
+
+// Everything a mode needs: the model, and the images when the mode uses them.
+class Sampler {
+ public:
+  Sampler(const SampleArgs& args, Mode mode) : args_(args), mode_(mode) {
+    runtime::configure_threads(0, 0);
+    device_ = runtime::resolve_device(args.device);
+    run_ = train::load_run(args.run_dir, args.checkpoint, device_);
+    if (mode != Mode::kSamples && mode != Mode::kManifold) {
+      dataset_ = load_run_data(run_, args.data_path, device_);
+      const auto& split = represent::split_by_name(*dataset_, args.split);
+      images_ = represent::model_view(split.images, dataset_->binarization);
+      labels_ = split.labels;
+      height_ = dataset_->height;
+      width_ = dataset_->width;
+    } else {
+      const auto side = static_cast<int64_t>(std::llround(std::sqrt(static_cast<double>(run_.data_dim))));
+      if (side * side == run_.data_dim) {
+        height_ = width_ = side;
+      } else {
+        // Not square: only the data set knows the image shape.
+        const auto dataset = load_run_data(run_, args.data_path, torch::kCPU);
+        height_ = dataset.height;
+        width_ = dataset.width;
+      }
+    }
+  }
+
+  torch::Tensor picture() {
+    torch::NoGradGuard no_grad;
+    torch::manual_seed(static_cast<uint64_t>(args_.seed));
+    switch (mode_) {
+      case Mode::kSamples:
+        return samples();
+      case Mode::kReconstruct:
+        return reconstructions();
+      case Mode::kInterpolate:
+        return interpolation();
+      case Mode::kTraverse:
+        return traversal();
+      case Mode::kManifold:
+        return manifold();
+      case Mode::kLatents:
+        return latents();
+    }
+    return {};
+  }
+  const std::string& message() const { return message_; }
+
+ private:
+  LatentVariableModel& model() { return *run_.model; }
+
+  // z: [N, Z] -> images [N, D]: the means of p(x|z), or draws from it with --binary.
+  torch::Tensor decode(const torch::Tensor& z) {
+    const auto p = model().likelihood(z);
+    return args_.binary ? p->sample() : p->mean();
+  }
+
+  // The posterior means of images [N, D] -> [N, Z].
+  torch::Tensor posterior_means(const torch::Tensor& x) {
+    const auto q = model().proposal(x);
+    if (q == nullptr)
+      throw UsageError("this " + model().kind() + " model has no q(z|x) to encode images with");
+    return q->mean().expand({x.size(0), model().latent_dim()});
+  }
+
+  std::shared_ptr<Normal> gaussian_prior(const char* option) {
+    auto prior = std::dynamic_pointer_cast<Normal>(model().prior());
+    if (prior == nullptr) throw UsageError(std::string(option) + " needs a Gaussian prior p(z)");
+    return prior;
+  }
+
+  int64_t count_or(int64_t fallback) const { return args_.n > 0 ? args_.n : fallback; }
+  int64_t steps_or(int64_t fallback) const { return args_.steps > 0 ? args_.steps : fallback; }
+
+  void check_index(const char* option, int64_t index) const {
+    if (index < 0 || index >= images_.size(0)) {
+      throw UsageError(fmt::format("{} {}: index out of range (the {} split has {} images: 0 to {})", option,
+                                   index, args_.split, images_.size(0), images_.size(0) - 1));
+    }
+  }
+
+  io::GridOptions grid(int64_t nrow) const {
+    io::GridOptions o;
+    o.nrow = args_.nrow > 0 ? args_.nrow : nrow;
+    o.padding = args_.padding;
+    o.pad_value = args_.pad_value;
+    o.height = height_;
+    o.width = width_;
+    o.scale = args_.scale > 0 ? args_.scale : train::display_scale(height_, width_);
+    return o;
+  }
+
+  torch::Tensor to_png_image(const torch::Tensor& images, int64_t nrow) {
+    return io::to_uint8(io::make_grid(images, grid(nrow)));
+  }
+
+  torch::Tensor samples() {
+    const int64_t n = count_or(64);
+    const auto x = decode(model().prior()->sample({n}));
+    message_ = fmt::format("{} samples from the prior ({})", n,
+                           args_.binary ? "draws from p(x|z)" : "means of p(x|z)");
+    return to_png_image(x, static_cast<int64_t>(std::ceil(std::sqrt(static_cast<double>(n)))));
+  }
+
+  torch::Tensor reconstructions() {
+    const int64_t n = count_or(32);
+    check_index("--index", args_.index);
+    if (args_.index + n > images_.size(0)) {
+      throw UsageError(fmt::format("--n {}: only {} {} images from --index {}", n,
+                                   images_.size(0) - args_.index, args_.split, args_.index));
+    }
+    const auto x = images_.narrow(0, args_.index, n);
+    const auto columns = args_.nrow > 0 ? args_.nrow : 8;
+    message_ = fmt::format("{} {} images (rows 1, 3, ...) above their reconstructions", n, args_.split);
+    return to_png_image(train::interleave_rows(x, decode(posterior_means(x)), columns), columns);
+  }
+
+  torch::Tensor interpolation() {
+    const int64_t a = args_.interpolate[0], b = args_.interpolate[1];
+    check_index("--interpolate", a);
+    check_index("--interpolate", b);
+    const int64_t steps = steps_or(10);
+    if (steps < 2) throw UsageError(fmt::format("--steps {}: an interpolation needs at least 2", steps));
+    const auto ends = images_.index_select(0, torch::tensor({a, b}, torch::kLong).to(images_.device()));
+    const auto z = posterior_means(ends);
+    const auto za = z[0], zb = z[1];
+    const auto t = torch::linspace(0, 1, steps, z.options()).unsqueeze(1);  // [S, 1]
+    torch::Tensor path = (1 - t) * za + t * zb;
+    if (args_.spherical) {
+      // Slerp on the directions' angle; straight line when the codes are (anti)parallel.
+      const double cosine =
+          torch::cosine_similarity(za.unsqueeze(0), zb.unsqueeze(0)).clamp(-1, 1).item<double>();
+      const double omega = std::acos(cosine);
+      if (std::sin(omega) > 1e-6) {
+        path = (torch::sin((1 - t) * omega) * za + torch::sin(t * omega) * zb) / std::sin(omega);
+      }
+    }
+    message_ = fmt::format(
+        "{} interpolation in {} steps between the codes of {} images {} and {} (shown at the ends)",
+        args_.spherical ? "spherical" : "linear", steps, args_.split, a, b);
+    return to_png_image(torch::cat({ends.narrow(0, 0, 1), decode(path), ends.narrow(0, 1, 1)}), steps + 2);
+  }
+
+  torch::Tensor traversal() {
+    check_index("--index", args_.index);
+    const int64_t steps = steps_or(11);
+    if (steps < 2) throw UsageError(fmt::format("--steps {}: a traversal needs at least 2", steps));
+    if (!(args_.range > 0)) throw UsageError(fmt::format("--range {}: must be > 0", args_.range));
+    const int64_t latent_dim = model().latent_dim();
+    const int64_t dims = args_.dims > 0 ? std::min(args_.dims, latent_dim) : latent_dim;
+    const auto prior = gaussian_prior("--traverse");
+
+    // Order dimensions by how much the encoder uses them: KL(q(z_d|x) || p(z_d)) over some images.
+    const int64_t n_kl = std::min(args_.kl_images, images_.size(0));
+    const auto encoding = represent::encode(model(), images_.narrow(0, 0, n_kl), {}, 1000);
+    const auto kl = represent::kl_per_dimension(model(), encoding);
+    const auto order = kl.argsort(0, /*descending=*/true).slice(0, 0, dims);
+
+    const auto code = posterior_means(images_.narrow(0, args_.index, 1))[0];  // [Z]
+    const auto std_dev = prior->stddev().expand({latent_dim});
+    const auto offsets = torch::linspace(-args_.range, args_.range, steps, code.options());
+    std::vector<torch::Tensor> rows;
+    std::string listing;
+    for (int64_t r = 0; r < dims; ++r) {
+      const int64_t d = order[r].item<int64_t>();
+      auto z = code.unsqueeze(0).repeat({steps, 1});
+      z.select(1, d).add_(offsets * std_dev[d]);
+      rows.push_back(decode(z));
+      listing += fmt::format("{}z_{} (KL {:.3f})", r == 0 ? "" : ", ", d, kl[d].item<double>());
+    }
+    message_ = fmt::format(
+        "traversal of {} dimensions from -{}σ to +{}σ around the code of {} image {}, rows by KL over {} "
+        "images: {}",
+        dims, args_.range, args_.range, args_.split, args_.index, n_kl, listing);
+    return to_png_image(torch::cat(rows), steps);
+  }
+
+  torch::Tensor manifold() {
+    if (model().latent_dim() != 2) {
+      throw UsageError(fmt::format("--manifold needs a 2-D latent space; this model has latent_dim {}",
+                                   model().latent_dim()));
+    }
+    const int64_t steps = steps_or(20);
+    if (steps < 2) throw UsageError(fmt::format("--steps {}: a manifold needs at least 2 per axis", steps));
+    const auto prior = gaussian_prior("--manifold");
+    const auto options = prior->mean().options();
+    // Quantiles (i + 1/2) / steps of N(0, 1): sqrt(2) erfinv(2p - 1).
+    const auto p = (torch::arange(steps, options) + 0.5) / static_cast<double>(steps);
+    const auto quantiles = std::sqrt(2.0) * torch::erfinv(2 * p - 1);
+    // z_0 grows left to right, z_1 bottom to top (as on a plot).
+    const auto z0 = quantiles.repeat({steps});
+    const auto z1 = quantiles.flip({0}).repeat_interleave(steps);
+    const auto mean = prior->mean().expand({2}), std_dev = prior->stddev().expand({2});
+    const auto z = torch::stack({z0 * std_dev[0] + mean[0], z1 * std_dev[1] + mean[1]}, 1);
+    message_ = fmt::format("{}x{} grid over the prior's quantiles", steps, steps);
+    return to_png_image(decode(z), steps);
+  }
+
+  torch::Tensor latents() {
+    const int64_t latent_dim = model().latent_dim();
+    if (latent_dim < 2)
+      throw UsageError("--latents needs a latent space of 2 or more dimensions; this model has 1");
+    if (args_.limit < 0) throw UsageError(fmt::format("--limit {}: must be >= 0", args_.limit));
+    const int64_t n = args_.limit > 0 ? std::min(args_.limit, images_.size(0)) : images_.size(0);
+    const auto encoding = represent::encode(model(), images_.narrow(0, 0, n), labels_.narrow(0, 0, n));
+    const auto points = latent_dim == 2 ? encoding.mean : represent::principal_components(encoding.mean, 2);
+    io::ScatterOptions options;
+    options.width = options.height = args_.size;
+    options.axes = !args_.no_axes;
+    message_ = fmt::format("posterior means of {} {} images, {}", n, args_.split,
+                           latent_dim == 2 ? "z_0 across, z_1 up" : "first two principal components");
+    return io::scatter_plot(points, encoding.labels, options);
+  }
+
+  const SampleArgs& args_;
+  Mode mode_;
+  torch::Device device_ = torch::kCPU;
+  train::LoadedRun run_;
+  std::optional<data::ImageDataset> dataset_;
+  torch::Tensor images_, labels_;
+  int64_t height_ = 0, width_ = 0;
+  std::string message_;  // what the picture shows, for the user
+};
+
+}  // namespace
+
+Command add_sample_command(CLI::App& app) {
+  auto args = std::make_shared<SampleArgs>();
+  auto* cmd = app.add_subcommand("sample",
+                                 "Pictures of a trained model: samples, reconstructions, "
+                                 "interpolations, traversals, the latent manifold or latent codes");
+  cmd->footer(
+      "Images are taken as the model sees them: binarised once with a fixed seed under dynamic binarisation "
+      "(the same pixels every time), as stored otherwise. Decoded images are the means of p(x|z) unless "
+      "--binary.");
+  cmd->add_option("run_dir", args->run_dir, "Run directory written by lvm train")->required();
+  cmd->add_option("-o,--output", args->output, "PNG file to write (default RUN_DIR/<mode>.png)");
+  cmd->add_option("--checkpoint", args->checkpoint, "best, last, or a path to a .pt file (default best)");
+  cmd->add_option("--device", args->device, "auto, cpu, cuda or cuda:N (default auto)");
+  cmd->add_option("--data", args->data_path, "Data directory (default: data.path of the run's config)");
+  cmd->add_option("--split", args->split, "Images from train, validation or test (default test)");
+
+  cmd->add_flag("--reconstruct", args->reconstruct, "Images (rows 1, 3, ...) above their reconstructions");
+  cmd->add_option("--interpolate", args->interpolate, "Interpolate between the codes of images A and B")
+      ->expected(2)
+      ->type_name("INDEX");
+  cmd->add_flag("--spherical", args->spherical, "With --interpolate: spherical instead of linear");
+  cmd->add_flag("--traverse", args->traverse,
+                "Sweep each latent dimension around a code, one row per dimension, by KL");
+  cmd->add_flag("--manifold", args->manifold, "Decoded grid over the prior's quantiles (2-D latent only)");
+  cmd->add_flag("--latents", args->latents, "Scatter plot of posterior means coloured by label");
+
+  cmd->add_option("--n", args->n, "Images: samples (default 64) or reconstructions (default 32)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--nrow", args->nrow, "Images per row of the grid (default: the mode's)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--steps", args->steps,
+                  "Points on a path or axis (interpolate 10, traverse 11, manifold 20)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--padding", args->padding, "Pixels between images (default 2)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--pad-value", args->pad_value, "Grey level of the padding in [0, 1] (default 0)")
+      ->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--scale", args->scale,
+                  "Pixel enlargement (default: 1, or more for images under 28 pixels)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--seed", args->seed, "Seed of the random draws (default 0)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_flag("--binary", args->binary, "Draw x ~ p(x|z) (binary pixels) instead of showing its mean");
+  cmd->add_option("--index", args->index,
+                  "Image whose code --traverse sweeps, or first image for --reconstruct");
+  cmd->add_option("--range", args->range,
+                  "--traverse: sweep from -R to +R prior standard deviations (default 3)");
+  cmd->add_option("--dims", args->dims, "--traverse: only the DIMS dimensions of highest KL (default all)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--kl-images", args->kl_images, "--traverse: images to average the KL over (default 1000)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--size", args->size, "--latents: plot width and height in pixels (default 640)")
+      ->check(CLI::Range(int64_t{128}, int64_t{8192}));
+  cmd->add_option("--limit", args->limit, "--latents: plot only the first N images (default all)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_flag("--no-axes", args->no_axes, "--latents: no frame or zero lines");
+
+  return {cmd, [args, cmd]() {
+            const Mode mode = select_mode(*args, *cmd);
+            const std::string output =
+                args->output.empty() ? (std::filesystem::path(args->run_dir) / default_file(mode)).string()
+                                     : args->output;
+            if (!args->output.empty()) check_output_path("-o", output);
+            Sampler sampler(*args, mode);
+            if (args->output.empty()) check_output_path("-o", output);
+            const auto image = sampler.picture();
+            io::write_png(output, image);
+            std::cout << fmt::format("wrote {} ({}x{}): {}\n", output, image.size(2), image.size(1),
+                                     sampler.message());
+            return kExitOk;
+          }};
+}
+
+}  // namespace lvm::app

@@ -1,0 +1,102 @@
+// load_run: a trained model comes back from its run directory with the trained weights, and a
+// directory that is not a run is a clear error.
+
+#include "lvm/train/run_dir.h"
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <functional>
+#include <sstream>
+
+#include "lvm/models/factory.h"
+#include "lvm/train/trainer.h"
+#include "tests/testing.h"
+
+namespace lvm::train {
+namespace {
+
+class RunDirTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new testing::TempDir();
+    testing::write_tiny_mnist(dir_->file("data"), 200, 20);
+    config_.name = "tiny";
+    config_.device = "cpu";
+    config_.threads = 1;
+    config_.model.latent_dim = 3;
+    config_.model.encoder_hidden = {8};
+    config_.model.decoder_hidden = {8};
+    config_.data.path = dir_->file("data");
+    config_.data.validation_size = 40;
+    config_.train.epochs = 2;
+    config_.train.batch_size = 40;
+    config_.output.progress = "none";
+    config_.output.image_every = 0;
+    std::ostringstream log;
+    train(TrainRequest{config_, dir_->file("run"), false, false, &log});
+  }
+  static void TearDownTestSuite() { delete dir_; }
+
+  static testing::TempDir* dir_;
+  static config::ExperimentConfig config_;
+};
+
+testing::TempDir* RunDirTest::dir_ = nullptr;
+config::ExperimentConfig RunDirTest::config_;
+
+void expect_invalid(const std::function<void()>& f, const std::string& what) {
+  try {
+    f();
+    ADD_FAILURE() << "expected an error containing '" << what << "'";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find(what), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(RunDirTest, LoadsTheConfigAndTheCheckpointsWeights) {
+  const auto run = load_run(dir_->file("run"), "last");
+  EXPECT_EQ(run.config, config_);
+  EXPECT_EQ(run.data_dim, 64);
+  EXPECT_EQ(run.state.epoch, 2);
+  EXPECT_EQ(run.state.data_shape, (std::vector<int64_t>{1, 8, 8}));
+  EXPECT_FALSE(run.model->is_training());
+  auto reference = make_model(config_.model, 64);
+  load_checkpoint(dir_->file("run/checkpoints/last.pt"), *reference, nullptr);
+  const auto a = run.model->parameters(), b = reference->parameters();
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(torch::equal(a[i], b[i])) << "parameter " << i;
+  // "best" and an explicit path name files in the run.
+  EXPECT_EQ(resolve_checkpoint_path("r", "best"), "r/checkpoints/best.pt");
+  EXPECT_EQ(load_run(dir_->file("run"), dir_->file("run/checkpoints/best.pt")).state.best_epoch,
+            load_run(dir_->file("run")).state.best_epoch);
+}
+
+TEST_F(RunDirTest, OlderCheckpointsWithoutDataShapeFallBackToTheDataSet) {
+  testing::TempDir copy;
+  std::filesystem::copy(dir_->file("run"), copy.path(), std::filesystem::copy_options::recursive);
+  auto model = make_model(config_.model, 64);
+  auto state = load_checkpoint(copy.file("checkpoints/best.pt"), *model, nullptr);
+  state.data_shape.clear();  // as written before checkpoints recorded it
+  save_checkpoint(copy.file("checkpoints/best.pt"), *model, nullptr, state);
+  EXPECT_TRUE(read_checkpoint_state(copy.file("checkpoints/best.pt")).data_shape.empty());
+  const auto run = load_run(copy.path());
+  EXPECT_EQ(run.data_dim, 64);
+}
+
+TEST_F(RunDirTest, NotARunIsAClearError) {
+  testing::TempDir empty;
+  expect_invalid([&] { load_run(empty.file("nope")); }, "nope: run directory does not exist");
+  expect_invalid([&] { load_run(empty.path()); }, empty.path() + ": not a run directory (no config.yaml");
+  testing::write_file(empty.file("config.yaml"), testing::read_file(dir_->file("run/config.yaml")));
+  try {
+    load_run(empty.path(), "last");
+    ADD_FAILURE() << "expected a CheckpointError";
+  } catch (const CheckpointError& e) {
+    EXPECT_NE(std::string(e.what()).find("checkpoints/last.pt: checkpoint not found"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace lvm::train
