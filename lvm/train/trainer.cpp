@@ -17,6 +17,7 @@
 #include "lvm/train/evaluate.h"
 #include "lvm/train/progress.h"
 #include "lvm/train/schedule.h"
+#include "lvm/train/snapshots.h"
 #include "lvm/util/files.h"
 #include "lvm/util/json.h"
 
@@ -149,6 +150,7 @@ TrainSummary train(const TrainRequest& request) {
       device.str(), threads.torch_threads, threads.blas_threads, dataset.train.size(),
       dataset.validation.size());
 
+  TrainingSnapshots snapshots(cfg, dataset, request.run_dir);
   const int64_t n_train = dataset.train.size();
   const int64_t batch_size = std::min(cfg.train.batch_size, n_train);
   double total_seconds = 0, total_examples = 0;
@@ -208,6 +210,7 @@ TrainSummary train(const TrainRequest& request) {
     save_checkpoint((checkpoint_dir / "last.pt").string(), *model, &optimizer, state);
     if (improved) save_checkpoint((checkpoint_dir / "best.pt").string(), *model, &optimizer, state);
     util::write_file_atomic((run_dir / "metrics.csv").string(), state.metrics_csv);
+    snapshots.after_epoch(*model, epoch + 1);
     progress.finish(fmt::format(
         "epoch {:>3}/{}  train {:9.3f}  val ELBO {:9.3f} (KL {:6.2f})  {:7.0f} ex/s  {:6.1f} s{}", epoch + 1,
         cfg.train.epochs, train_elbo, val.elbo, val.kl, examples_per_s, seconds, improved ? "  *best" : ""));
