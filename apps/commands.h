@@ -27,5 +27,6 @@ struct Command {
 
 Command add_train_command(CLI::App& app);
 Command add_info_command(CLI::App& app);
+Command add_eval_command(CLI::App& app);
 
 }  // namespace lvm::app

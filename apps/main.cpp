@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   const std::vector<lvm::app::Command> commands = {
       lvm::app::add_train_command(app),
       lvm::app::add_info_command(app),
+      lvm::app::add_eval_command(app),
   };
 
   try {
