@@ -8,6 +8,7 @@
 #include <cmath>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -291,9 +292,19 @@ Command add_eval_command(CLI::App& app) {
             columns.add("elbo_refined", est::elbo(model, x, refined, sampling).log_px);
           }
           const int64_t done = std::min(begin + batch_size, n);
-          progress.update(done, has(estimators, "iwae")
-                                    ? fmt::format("iwae {:.2f}", running_sum / static_cast<double>(done))
-                                    : std::string());
+          const std::string status = has(estimators, "iwae")
+                                         ? fmt::format("iwae {:.2f}", running_sum / static_cast<double>(done))
+                                         : "";
+          progress.update(done, status);
+          // In a log (lines mode) one line per tenth of the split, so a long evaluation shows it is alive.
+          if (progress_mode == train::ProgressMode::kLines && done * 10 / n > (done - x.size(0)) * 10 / n &&
+              done < n) {
+            const double elapsed =
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+            std::cerr << fmt::format(
+                "eval {}/{} examples  {}  {:.0f} s, ETA {}\n", done, n, status, elapsed,
+                train::format_duration(elapsed * static_cast<double>(n - done) / static_cast<double>(done)));
+          }
         }
         const double seconds =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <iostream>
 #include <string>
+#include <thread>
 
 #include <fmt/format.h>
 #include <torch/torch.h>
@@ -145,6 +146,17 @@ int main(int argc, char** argv) {
                            a.data.empty() ? "random binary" : "MNIST test, binarised", a.k, batch, chunk);
   std::cout << fmt::format("sgemm      {:.1f} GFLOP/s -> bound {:.0f} decoder evals/s\n", gflops, bound);
 
+  {
+    // Same z through both forms of log p(x|z): the fused one must agree to float rounding.
+    torch::NoGradGuard no_grad;
+    const auto x = images.slice(0, 0, std::min<int64_t>(batch, n));
+    const auto z = vae.encode(x).sample({20});
+    const auto fused = vae.log_likelihood(x, z).to(torch::kDouble);
+    const auto plain = vae.decoder()->forward(z)->log_prob(x).to(torch::kDouble);
+    std::cout << fmt::format(
+        "agreement max |fused - plain| log p(x|z) = {:.2e} nats (|log p(x|z)| up to {:.0f})\n",
+        (fused - plain).abs().max().item<double>(), plain.abs().max().item<double>());
+  }
   const auto measure = [&](const char* name, auto&& estimate) {
     estimate(images.slice(0, 0, std::min<int64_t>(batch, n)), std::min<int64_t>(a.k, chunk));  // warm-up
     const auto start = std::chrono::steady_clock::now();
