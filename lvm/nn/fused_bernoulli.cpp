@@ -161,6 +161,18 @@ torch::Tensor softplus_sum(const torch::Tensor& logits) {
   return out.view(shape);
 }
 
+namespace detail {
+torch::Tensor softplus_sum_portable(const torch::Tensor& logits) {
+  TORCH_CHECK(use_cpu_kernel(logits) && logits.dim() == 2,
+              "softplus_sum_portable: expected CPU float [N, D], got ", logits.sizes(), " ",
+              logits.scalar_type());
+  const auto flat = logits.contiguous();
+  auto out = torch::empty({flat.size(0)}, flat.options());
+  softplus_sum_scalar(flat.data_ptr<float>(), flat.size(0), flat.size(1), out.data_ptr<float>());
+  return out;
+}
+}  // namespace detail
+
 torch::Tensor bernoulli_linear_log_likelihood(const torch::Tensor& x, const torch::Tensor& h,
                                               const torch::Tensor& weight, const torch::Tensor& bias) {
   TORCH_CHECK(x.dim() == 2, "bernoulli_linear_log_likelihood: expected x of shape [B, D], got ", x.sizes());

@@ -14,6 +14,12 @@ namespace lvm::nn {
 /// CPU float32: one fused pass (AVX2 when the CPU has it); elsewhere torch::softplus(l).sum(-1).
 torch::Tensor softplus_sum(const torch::Tensor& logits);
 
+namespace detail {
+/// The portable (scalar) CPU kernel that softplus_sum falls back to without AVX2; for tests.
+/// logits: CPU float32 [N, D] -> [N]
+torch::Tensor softplus_sum_portable(const torch::Tensor& logits);
+}  // namespace detail
+
 /// x [B, D], h [K, B, H], weight [D, H], bias [D] -> [K, B]: Σ_d x_d l_d − softplus(l_d) with
 /// l = h Wᵀ + b, the Bernoulli log-likelihood of x under the logits l.
 torch::Tensor bernoulli_linear_log_likelihood(const torch::Tensor& x, const torch::Tensor& h,
