@@ -30,5 +30,6 @@ Command add_info_command(CLI::App& app);
 Command add_export_command(CLI::App& app);
 Command add_sample_command(CLI::App& app);
 Command add_encode_command(CLI::App& app);
+Command add_eval_command(CLI::App& app);
 
 }  // namespace lvm::app

@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
       lvm::app::add_export_command(app),
       lvm::app::add_sample_command(app),
       lvm::app::add_encode_command(app),
+      lvm::app::add_eval_command(app),
   };
 
   try {

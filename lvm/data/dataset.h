@@ -52,6 +52,13 @@ ImageDataset load_image_dataset(const config::DataConfig& config, torch::Device 
 torch::Tensor prepare_batch(const torch::Tensor& images, Binarization binarization,
                             c10::optional<at::Generator> generator = c10::nullopt);
 
+/// Seeds for the fixed binarisation of evaluation splits, shared by the trainer and `lvm eval`:
+/// independent of the training seed, so every run of every config is scored on the same binary
+/// images.
+constexpr int64_t kTrainBinarizationSeed = 20160000;
+constexpr int64_t kValidationBinarizationSeed = 20160001;
+constexpr int64_t kTestBinarizationSeed = 20160002;
+
 /// A test set binarised once with a fixed seed, so that two evaluations see the same binary
 /// images; returns `images` unchanged unless binarization is dynamic.
 torch::Tensor fixed_binarization(const torch::Tensor& images, Binarization binarization, int64_t seed);

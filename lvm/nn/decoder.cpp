@@ -1,8 +1,17 @@
 #include "lvm/nn/decoder.h"
 
+#include <algorithm>
+
 #include <torch/torch.h>
 
+#include "lvm/nn/fused_bernoulli.h"
+
 namespace lvm::nn {
+namespace {
+// Samples x examples per block of the fused evaluation path: bounds the hidden activations
+// ([rows, H] floats) whatever the number of samples asked for.
+constexpr int64_t kRowsPerBlock = 4096;
+}  // namespace
 
 BernoulliDecoderImpl::BernoulliDecoderImpl(int64_t latent_dim, std::vector<int64_t> hidden, int64_t data_dim,
                                            std::string activation) {
@@ -15,7 +24,20 @@ std::shared_ptr<Distribution> BernoulliDecoderImpl::forward(const torch::Tensor&
 }
 
 torch::Tensor BernoulliDecoderImpl::log_likelihood(const torch::Tensor& x, const torch::Tensor& z) {
-  return Bernoulli(net_->forward(z)).log_prob(x);
+  // Training needs the autograd graph of the plain form; evaluation takes the fused one.
+  if (torch::GradMode::is_enabled() || x.dim() != 2 || z.dim() != 3 || z.size(1) != x.size(0) ||
+      z.size(0) == 0) {
+    return Bernoulli(net_->forward(z)).log_prob(x);
+  }
+  const auto& output = net_->output_layer();
+  const int64_t batch = std::max<int64_t>(1, x.size(0));
+  const int64_t samples_per_block = std::max<int64_t>(1, kRowsPerBlock / batch);
+  std::vector<torch::Tensor> parts;
+  for (int64_t start = 0; start < z.size(0); start += samples_per_block) {
+    const auto block = z.narrow(0, start, std::min(samples_per_block, z.size(0) - start));
+    parts.push_back(bernoulli_linear_log_likelihood(x, net_->hidden(block), output->weight, output->bias));
+  }
+  return parts.size() == 1 ? parts.front() : torch::cat(parts);
 }
 
 GaussianDecoderImpl::GaussianDecoderImpl(int64_t latent_dim, std::vector<int64_t> hidden, int64_t data_dim,

@@ -25,6 +25,8 @@ class BernoulliDecoderImpl : public DecoderImpl {
   BernoulliDecoderImpl(int64_t latent_dim, std::vector<int64_t> hidden, int64_t data_dim,
                        std::string activation);
   std::shared_ptr<Distribution> forward(const torch::Tensor& z) override;
+  /// Without gradients (evaluation) and for x [B, D], z [K, B, Z], the fused form of
+  /// lvm/nn/fused_bernoulli.h, a block of samples at a time; otherwise Bernoulli(logits).log_prob.
   torch::Tensor log_likelihood(const torch::Tensor& x, const torch::Tensor& z) override;
   /// z: [S..., Z] -> logits [S..., D]
   torch::Tensor logits(const torch::Tensor& z) { return net_->forward(z); }

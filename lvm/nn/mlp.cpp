@@ -30,10 +30,18 @@ MlpImpl::MlpImpl(const MlpOptions& options) : options_(options) {
     layers_->push_back(make_activation(options.activation()));
     width = h;
   }
-  layers_->push_back(torch::nn::Linear(width, options.output_dim()));
+  output_ = torch::nn::Linear(width, options.output_dim());
+  layers_->push_back(output_);
   register_module("layers", layers_);
 }
 
 torch::Tensor MlpImpl::forward(const torch::Tensor& x) { return layers_->forward(x); }
+
+torch::Tensor MlpImpl::hidden(const torch::Tensor& x) {
+  torch::Tensor h = x;
+  auto layer = layers_->begin();
+  for (size_t i = 0; i + 1 < layers_->size(); ++i, ++layer) h = layer->forward(h);
+  return h;
+}
 
 }  // namespace lvm::nn

@@ -7,6 +7,7 @@
 
 #include <torch/nn/module.h>
 #include <torch/nn/modules/container/sequential.h>
+#include <torch/nn/modules/linear.h>
 #include <torch/nn/pimpl.h>
 
 namespace lvm::nn {
@@ -26,11 +27,17 @@ class MlpImpl : public torch::nn::Module {
   explicit MlpImpl(const MlpOptions& options);
   /// x: [..., input_dim] -> [..., output_dim]
   torch::Tensor forward(const torch::Tensor& x);
+  /// Every layer but the final Linear: x [..., input_dim] -> [..., last hidden width] (x itself when
+  /// there are no hidden layers). forward(x) == output_layer()(hidden(x)).
+  torch::Tensor hidden(const torch::Tensor& x);
+  /// The final Linear layer (weight [output_dim, last hidden width]).
+  torch::nn::Linear& output_layer() { return output_; }
   const MlpOptions& options() const { return options_; }
 
  private:
   MlpOptions options_;
   torch::nn::Sequential layers_;
+  torch::nn::Linear output_{nullptr};
 };
 TORCH_MODULE(Mlp);
 

@@ -29,11 +29,6 @@ const char* const kMetricsHeader = "epoch,train_elbo,val_elbo,val_kl,val_rec,sec
 
 namespace {
 
-// Seeds for the fixed binarisation of evaluation splits: independent of the training seed, so
-// every run of every config is scored on the same binary images.
-constexpr int64_t kValidationBinarizationSeed = 20160001;
-constexpr int64_t kTestBinarizationSeed = 20160002;
-
 torch::optim::AdamOptions adam_options(const config::TrainConfig& t) {
   return torch::optim::AdamOptions(t.lr).betas({t.beta1, t.beta2}).eps(t.eps);
 }
@@ -136,7 +131,7 @@ TrainSummary train(const TrainRequest& request) {
   const bool has_validation = dataset.validation.size() > 0;
   const auto val_images =
       data::fixed_binarization(has_validation ? dataset.validation.images : dataset.train.images,
-                               dataset.binarization, kValidationBinarizationSeed);
+                               dataset.binarization, data::kValidationBinarizationSeed);
   const auto progress_mode = parse_progress_mode(cfg.output.progress);
   Progress progress(progress_mode, log);
   log << fmt::format(
@@ -219,7 +214,7 @@ TrainSummary train(const TrainRequest& request) {
   // Final numbers come from the best checkpoint, on the test split.
   load_checkpoint((checkpoint_dir / "best.pt").string(), *model, nullptr);
   const auto test_images =
-      data::fixed_binarization(dataset.test.images, dataset.binarization, kTestBinarizationSeed);
+      data::fixed_binarization(dataset.test.images, dataset.binarization, data::kTestBinarizationSeed);
   const ElboSummary test = evaluate_elbo(*model, test_images, cfg.train.eval_batch_size);
 
   TrainSummary summary;

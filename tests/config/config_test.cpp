@@ -532,8 +532,23 @@ TEST(ConfigFiles, VaeFashion) {
   EXPECT_EQ(c.train.epochs, 50);
 }
 
+TEST(ConfigFiles, IwaeMnistIsVaeMnistTrainedOnL5) {
+  const ExperimentConfig iwae = load_config(std::string(LVM_SOURCE_DIR) + "/configs/iwae_mnist.yaml");
+  EXPECT_EQ(iwae.name, "iwae_mnist");
+  EXPECT_EQ(iwae.model.objective, "iwae");
+  EXPECT_EQ(iwae.model.k, 5);
+  EXPECT_EQ(iwae.model.iwae_gradient, "standard");
+  // Everything else (architecture, data, optimiser, schedule) as in vae_mnist.
+  ExperimentConfig vae = load_config(std::string(LVM_SOURCE_DIR) + "/configs/vae_mnist.yaml");
+  vae.name = iwae.name;
+  vae.model.objective = iwae.model.objective;
+  vae.model.k = iwae.model.k;
+  EXPECT_EQ(vae, iwae);
+}
+
 TEST(ConfigFiles, ShippedConfigsRoundTripAndTakeOverrides) {
-  for (const char* file : {"vae_mnist.yaml", "vae_mnist_classic.yaml", "vae_fashion.yaml"}) {
+  for (const char* file :
+       {"vae_mnist.yaml", "vae_mnist_classic.yaml", "vae_fashion.yaml", "iwae_mnist.yaml"}) {
     const ExperimentConfig c = load_config(std::string(LVM_SOURCE_DIR) + "/configs/" + file,
                                            {"model.objective=iwae", "model.k=5", "train.epochs=1"});
     EXPECT_EQ(c.model.k, 5) << file;

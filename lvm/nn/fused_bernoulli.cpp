@@ -1,0 +1,226 @@
+#include "lvm/nn/fused_bernoulli.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include <ATen/Parallel.h>
+#include <torch/torch.h>
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define LVM_HAVE_AVX2_KERNEL 1
+#endif
+
+namespace lvm::nn {
+namespace {
+
+// Rows of logits per block, written by one matrix product into a reused buffer and summed right
+// after. Measured on 2 cores (classic decoder, noisy machine): blocks of 130 to 2000 rows within
+// noise of each other, small ones (< 500 rows) a little slower as the product runs below full rate.
+constexpr int64_t kBlockRows = 1024;
+
+// The kernels take the logits before the bias of the layer that produced them (nullptr: none), so
+// that the matrix product need not first broadcast the bias into its output.
+
+// softplus(l) = max(l, 0) + log1p(exp(−|l|)), stable for any l; the reference for the fast path.
+void softplus_sum_scalar(const float* logits, const float* bias, int64_t rows, int64_t dim, float* out) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* l = logits + r * dim;
+    double sum = 0;
+    for (int64_t d = 0; d < dim; ++d) {
+      const double v = bias != nullptr ? l[d] + bias[d] : l[d];
+      sum += std::max(v, 0.0) + std::log1p(std::exp(-std::abs(v)));
+    }
+    out[r] = static_cast<float>(sum);
+  }
+}
+
+#ifdef LVM_HAVE_AVX2_KERNEL
+// e = exp(t) for t <= 0: t = n ln2 + r with |r| <= ln2/2 (ln2 split in two so n·ln2_hi is
+// exact), exp(r) by its Taylor series to degree 7 (remainder < 1e-8 relative, below float
+// rounding), times 2^n built in the exponent bits. t is clamped at -87 so 2^n stays a normal
+// float; below that 1 + e rounds to 1 anyway.
+__attribute__((target("avx2,fma"))) inline __m256 exp_nonpositive(__m256 t) {
+  t = _mm256_max_ps(t, _mm256_set1_ps(-87.0f));
+  const __m256 n = _mm256_round_ps(_mm256_mul_ps(t, _mm256_set1_ps(1.4426950408889634f)),
+                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), t);
+  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+  __m256 p = _mm256_set1_ps(1.0f / 5040);
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 720));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+  const __m256i bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+  return _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
+}
+
+// Splits a product p >= 1 into its mantissa in [1, 2) (returned) and its exponent (added to
+// `exponents`), so that products of many factors never overflow.
+__attribute__((target("avx2,fma"))) inline __m256 normalise(__m256 p, __m256i& exponents) {
+  const __m256i bits = _mm256_castps_si256(p);
+  exponents =
+      _mm256_add_epi32(exponents, _mm256_sub_epi32(_mm256_srli_epi32(bits, 23), _mm256_set1_epi32(127)));
+  return _mm256_castsi256_ps(
+      _mm256_or_si256(_mm256_and_si256(bits, _mm256_set1_epi32(0x007FFFFF)), _mm256_set1_epi32(0x3F800000)));
+}
+
+// Σ_d log1p(exp(−|l_d|)) is taken as log Π_d (1 + exp(−|l_d|)): one logarithm per row instead of
+// one per pixel. Each factor lies in (1, 2]; four 8-lane products, renormalised every 64 steps
+// (each lane then holds at most 2^64), keep it finite. Rounding: one float rounding per factor
+// and product, ~1e-7 nats each, far below the float rounding of the log-likelihood itself.
+template <bool kBias>
+__attribute__((target("avx2,fma"))) void softplus_sum_avx2(const float* logits, const float* bias,
+                                                           int64_t rows, int64_t dim, float* out) {
+  const __m256 sign = _mm256_set1_ps(-0.0f);
+  const __m256 one = _mm256_set1_ps(1.0f);
+  const __m256 zero = _mm256_setzero_ps();
+  for (int64_t row = 0; row < rows; ++row) {
+    const float* l = logits + row * dim;
+    __m256 positive[4] = {zero, zero, zero, zero};
+    __m256 product[4] = {one, one, one, one};
+    __m256i exponents = _mm256_setzero_si256();
+    int64_t d = 0;
+    int steps = 0;
+    for (; d + 32 <= dim; d += 32) {
+      for (int i = 0; i < 4; ++i) {
+        __m256 v = _mm256_loadu_ps(l + d + 8 * i);
+        if constexpr (kBias) v = _mm256_add_ps(v, _mm256_loadu_ps(bias + d + 8 * i));
+        positive[i] = _mm256_add_ps(positive[i], _mm256_max_ps(v, zero));
+        const __m256 e = exp_nonpositive(_mm256_or_ps(v, sign));  // −|v|
+        product[i] = _mm256_mul_ps(product[i], _mm256_add_ps(one, e));
+      }
+      if (++steps == 64) {
+        for (auto& p : product) p = normalise(p, exponents);
+        steps = 0;
+      }
+    }
+    for (; d + 8 <= dim; d += 8) {
+      __m256 v = _mm256_loadu_ps(l + d);
+      if constexpr (kBias) v = _mm256_add_ps(v, _mm256_loadu_ps(bias + d));
+      positive[0] = _mm256_add_ps(positive[0], _mm256_max_ps(v, zero));
+      product[0] = _mm256_mul_ps(product[0], _mm256_add_ps(one, exp_nonpositive(_mm256_or_ps(v, sign))));
+    }
+    for (auto& p : product) p = normalise(p, exponents);
+    // Four mantissas in [1, 2) per lane multiply to < 16; eight lanes to < 2^32: exact enough in double.
+    const __m256 mantissa =
+        _mm256_mul_ps(_mm256_mul_ps(product[0], product[1]), _mm256_mul_ps(product[2], product[3]));
+    const __m256 positive_sum =
+        _mm256_add_ps(_mm256_add_ps(positive[0], positive[1]), _mm256_add_ps(positive[2], positive[3]));
+    alignas(32) float m[8], s[8];
+    alignas(32) int32_t e[8];
+    _mm256_store_ps(m, mantissa);
+    _mm256_store_ps(s, positive_sum);
+    _mm256_store_si256(reinterpret_cast<__m256i*>(e), exponents);
+    double prod = 1, sum = 0;
+    int64_t exponent = 0;
+    for (int i = 0; i < 8; ++i) {
+      prod *= m[i];
+      sum += s[i];
+      exponent += e[i];
+    }
+    sum += std::log(prod) + static_cast<double>(exponent) * 0.69314718055994530942;
+    for (; d < dim; ++d) {
+      const double v = kBias ? l[d] + bias[d] : l[d];
+      sum += std::max(v, 0.0) + std::log1p(std::exp(-std::abs(v)));
+    }
+    out[row] = static_cast<float>(sum);
+  }
+}
+
+bool cpu_has_avx2() {
+  static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return has;
+}
+#endif
+
+void softplus_sum_cpu(const float* logits, const float* bias, int64_t rows, int64_t dim, float* out) {
+  // Rows are independent: split them over LibTorch's intra-op threads (one on small machines).
+  at::parallel_for(0, rows, 64, [&](int64_t begin, int64_t end) {
+#ifdef LVM_HAVE_AVX2_KERNEL
+    if (cpu_has_avx2()) {
+      if (bias != nullptr) {
+        softplus_sum_avx2<true>(logits + begin * dim, bias, end - begin, dim, out + begin);
+      } else {
+        softplus_sum_avx2<false>(logits + begin * dim, nullptr, end - begin, dim, out + begin);
+      }
+      return;
+    }
+#endif
+    softplus_sum_scalar(logits + begin * dim, bias, end - begin, dim, out + begin);
+  });
+}
+
+bool use_cpu_kernel(const torch::Tensor& t) {
+  return t.device().is_cpu() && t.scalar_type() == torch::kFloat;
+}
+
+}  // namespace
+
+torch::Tensor softplus_sum(const torch::Tensor& logits) {
+  TORCH_CHECK(logits.dim() >= 1, "softplus_sum: expected logits of shape [..., D], got ", logits.sizes());
+  if (!use_cpu_kernel(logits) || (torch::GradMode::is_enabled() && logits.requires_grad())) {
+    return torch::softplus(logits).sum(-1);
+  }
+  const auto flat = logits.contiguous().view({-1, logits.size(-1)});
+  auto out = torch::empty({flat.size(0)}, flat.options());
+  softplus_sum_cpu(flat.data_ptr<float>(), nullptr, flat.size(0), flat.size(1), out.data_ptr<float>());
+  auto shape = logits.sizes().vec();
+  shape.pop_back();
+  return out.view(shape);
+}
+
+namespace detail {
+torch::Tensor softplus_sum_portable(const torch::Tensor& logits) {
+  TORCH_CHECK(use_cpu_kernel(logits) && logits.dim() == 2,
+              "softplus_sum_portable: expected CPU float [N, D], got ", logits.sizes(), " ",
+              logits.scalar_type());
+  const auto flat = logits.contiguous();
+  auto out = torch::empty({flat.size(0)}, flat.options());
+  softplus_sum_scalar(flat.data_ptr<float>(), nullptr, flat.size(0), flat.size(1), out.data_ptr<float>());
+  return out;
+}
+}  // namespace detail
+
+torch::Tensor bernoulli_linear_log_likelihood(const torch::Tensor& x, const torch::Tensor& h,
+                                              const torch::Tensor& weight, const torch::Tensor& bias) {
+  TORCH_CHECK(x.dim() == 2, "bernoulli_linear_log_likelihood: expected x of shape [B, D], got ", x.sizes());
+  TORCH_CHECK(h.dim() == 3 && h.size(1) == x.size(0),
+              "bernoulli_linear_log_likelihood: expected h of shape [K, ", x.size(0), ", H], got ",
+              h.sizes());
+  TORCH_CHECK(weight.dim() == 2 && weight.size(0) == x.size(1) && weight.size(1) == h.size(2),
+              "bernoulli_linear_log_likelihood: expected weight of shape [", x.size(1), ", ", h.size(2),
+              "], got ", weight.sizes());
+  TORCH_CHECK(bias.dim() == 1 && bias.size(0) == x.size(1),
+              "bernoulli_linear_log_likelihood: expected bias [", x.size(1), "], got ", bias.sizes());
+  const int64_t k = h.size(0), batch = h.size(1), hidden = h.size(2), dim = x.size(1);
+  const auto xs = x.to(h.scalar_type());
+  // Σ_d x_d l_d = h·(Wᵀx) + b·x: [K, B, H]·[B, H] -> [K, B]. An elementwise product and a sum:
+  // measured 30 times faster than the same as a broadcast batched matmul of 1 x H by H x 1.
+  const auto data_term = (h * torch::matmul(xs, weight)).sum(-1) + torch::mv(xs, bias);
+  const auto rows = h.reshape({k * batch, hidden});
+  if (!use_cpu_kernel(rows)) {
+    return data_term - torch::softplus(torch::addmm(bias, rows, weight.t())).sum(-1).view({k, batch});
+  }
+  // h Wᵀ a block of rows at a time into one reused buffer, each block summed while in cache; the
+  // bias is added inside the sum (addmm would first copy it into every row: 3% of the time).
+  const int64_t n = k * batch;
+  const int64_t block = std::min(n, kBlockRows);
+  auto buffer = torch::empty({block, dim}, rows.options());
+  auto softplus = torch::empty({n}, rows.options());
+  const auto weight_t = weight.t();
+  const auto bias_values = bias.contiguous();
+  for (int64_t start = 0; start < n; start += block) {
+    const int64_t r = std::min(block, n - start);
+    auto products = buffer.narrow(0, 0, r);
+    torch::mm_out(products, rows.narrow(0, start, r), weight_t);
+    softplus_sum_cpu(products.data_ptr<float>(), bias_values.data_ptr<float>(), r, dim,
+                     softplus.data_ptr<float>() + start);
+  }
+  return data_term - softplus.view({k, batch});
+}
+
+}  // namespace lvm::nn
