@@ -91,11 +91,11 @@ TEST(Mlp, HiddenThenOutputLayerIsForward) {
 
 TEST(BernoulliDecoder, EvaluationPathMatchesTheTrainingPath) {
   // Without gradients the decoder takes the fused form, a block of samples at a time; 3 examples x
-  // 2000 samples span two blocks.
+  // 6000 samples span two blocks (of 16384 rows).
   torch::manual_seed(4);
   Vae vae(VaeOptions(20, 3).decoder_hidden({16, 8}));
   const auto x = torch::bernoulli(torch::full({3, 20}, 0.4));
-  const auto z = torch::randn({2000, 3, 3});
+  const auto z = torch::randn({6000, 3, 3});
   const auto plain = vae.log_likelihood(x, z);  // gradients on: the plain form
   ASSERT_TRUE(plain.requires_grad());
   torch::NoGradGuard no_grad;
