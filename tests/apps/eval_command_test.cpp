@@ -138,7 +138,7 @@ TEST(EvalCommandArguments, BadArgumentsAreUsageErrors) {
     std::string message;
   };
   const std::vector<Case> cases = {
-      {"eval " + run, "run directory " + run + " not found"},
+      {"eval " + run, run + ": run directory does not exist"},
       {"eval " + run + " --k 0", "--k must be >= 1, got 0"},
       {"eval " + run + " --estimators iwae,bogus", "unknown estimator 'bogus'"},
       {"eval " + run + " --split holdout", "unknown split 'holdout'"},
@@ -157,8 +157,10 @@ TEST(EvalCommandArguments, MissingOrDamagedCheckpointsAreNamed) {
   std::filesystem::create_directories(dir.file("checkpoints"));
   testing::write_file(dir.file("config.yaml"), "name: x\n");
   const auto no_checkpoint = run_lvm("eval " + dir.path());
-  EXPECT_EQ(no_checkpoint.exit_code, 2) << no_checkpoint.output;
-  EXPECT_NE(no_checkpoint.output.find("has no best checkpoint"), std::string::npos) << no_checkpoint.output;
+  // A missing checkpoint is a runtime error naming the file (train::load_run's CheckpointError).
+  EXPECT_EQ(no_checkpoint.exit_code, 1) << no_checkpoint.output;
+  EXPECT_NE(no_checkpoint.output.find("checkpoints/best.pt: checkpoint not found"), std::string::npos)
+      << no_checkpoint.output;
   testing::write_file(dir.file("checkpoints/best.pt"), "not a checkpoint");
   const auto damaged = run_lvm("eval " + dir.path());
   EXPECT_EQ(damaged.exit_code, 1) << damaged.output;
