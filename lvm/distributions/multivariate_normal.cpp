@@ -34,15 +34,44 @@ torch::Tensor MultivariateNormal::rsample(at::IntArrayRef shape) const {
 }
 
 torch::Tensor MultivariateNormal::log_prob(const torch::Tensor& value) const {
+  const int64_t d = mean_.size(-1);
+  TORCH_CHECK(value.dim() >= 1 && value.size(-1) == d, "MultivariateNormal::log_prob: expected values [..., ",
+              d, "], got ", value.sizes());
   // Solve L y = (x − μ): the Mahalanobis term is |y|², and log|Σ| = 2 Σ log diag(L).
-  const auto diff = (value - mean_).unsqueeze(-1);
-  std::vector<int64_t> shape(diff.sizes().begin(), diff.sizes().end());
-  shape.back() = mean_.size(-1);
-  const auto tril = scale_tril_.expand(shape);
-  const auto y = torch::linalg_solve_triangular(tril, diff, /*upper=*/false).squeeze(-1);
+  const auto diff = value - mean_;  // [S..., batch..., D]
+  const auto tril_batch = scale_tril_.sizes().slice(0, scale_tril_.dim() - 2);
+  const int64_t lead = diff.dim() - 1 - static_cast<int64_t>(tril_batch.size());
+  torch::Tensor mahalanobis;
+  if (lead > 0) {
+    // Leading dimensions beyond scale_tril's batch (samples, or data points scored against every
+    // component) share its factors: solve them as right-hand-side columns of one triangular
+    // system per factor, rather than one small system per value.
+    const auto lead_shape = diff.sizes().slice(0, lead);
+    const auto batch = at::infer_size(diff.sizes().slice(lead, tril_batch.size()), tril_batch);
+    std::vector<int64_t> expanded(lead_shape.begin(), lead_shape.end());
+    expanded.insert(expanded.end(), batch.begin(), batch.end());
+    std::vector<int64_t> flat = {-1};
+    flat.insert(flat.end(), batch.begin(), batch.end());
+    flat.push_back(d);
+    std::vector<int64_t> tril_shape(batch.begin(), batch.end());
+    tril_shape.push_back(d);
+    tril_shape.push_back(d);
+    expanded.push_back(d);
+    const auto rhs = diff.expand(expanded).reshape(flat).movedim(0, -1);  // [batch..., D, S]
+    const auto y = torch::linalg_solve_triangular(scale_tril_.expand(tril_shape), rhs, /*upper=*/false);
+    expanded.pop_back();
+    mahalanobis = y.pow(2).sum(-2).movedim(-1, 0).reshape(expanded);  // [S..., batch...]
+  } else {
+    auto batch = at::infer_size(diff.sizes().slice(0, diff.dim() - 1), tril_batch);
+    std::vector<int64_t> shape(batch.begin(), batch.end());
+    shape.push_back(d);
+    const auto rhs = diff.expand(shape).unsqueeze(-1);  // [batch..., D, 1]
+    shape.push_back(d);
+    const auto y = torch::linalg_solve_triangular(scale_tril_.expand(shape), rhs, /*upper=*/false);
+    mahalanobis = y.squeeze(-1).pow(2).sum(-1);
+  }
   const auto half_log_det = torch::log(torch::diagonal(scale_tril_, 0, -2, -1)).sum(-1);
-  const auto d = static_cast<double>(mean_.size(-1));
-  return -0.5 * (y.pow(2).sum(-1) + d * kLog2Pi) - half_log_det;
+  return -0.5 * (mahalanobis + static_cast<double>(d) * kLog2Pi) - half_log_det;
 }
 
 std::shared_ptr<Distribution> MultivariateNormal::detached() const {
