@@ -46,6 +46,8 @@ CheckpointState read_state(torch::serialize::InputArchive& archive, const std::s
   state.metrics_csv = read("metrics_csv").toStringRef();
   c10::IValue rng;
   if (archive.try_read("rng_state", rng) && rng.isTensor()) state.rng_state = rng.toTensor();
+  c10::IValue data_dim;  // absent from checkpoints written before it was recorded
+  if (archive.try_read("data_dim", data_dim) && data_dim.isInt()) state.data_dim = data_dim.toInt();
   return state;
 }
 
@@ -61,6 +63,7 @@ void save_checkpoint(const std::string& path, torch::nn::Module& model, torch::o
   archive.write("config_yaml", c10::IValue(state.config_yaml));
   archive.write("metrics_csv", c10::IValue(state.metrics_csv));
   if (state.rng_state.defined()) archive.write("rng_state", c10::IValue(state.rng_state));
+  if (state.data_dim > 0) archive.write("data_dim", c10::IValue(state.data_dim));
   for (const auto& item : model.named_parameters())
     archive.write(tensor_key(item.key()), item.value().detach().cpu());
   for (const auto& item : model.named_buffers())

@@ -28,6 +28,7 @@ struct CheckpointState {
   std::string config_yaml;  // the run's resolved config
   std::string metrics_csv;  // metrics.csv as of this epoch
   torch::Tensor rng_state;  // the default generator of the training device
+  int64_t data_dim = 0;     // D of the data the model sees, to rebuild it (0: not recorded)
 };
 
 /// Writes model, optimiser (if given) and state to `path` atomically.
