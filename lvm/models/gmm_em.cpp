@@ -116,20 +116,23 @@ torch::Tensor kmeans_plus_plus(const torch::Tensor& x, int64_t k, at::Generator 
   return x.index_select(0, torch::tensor(chosen, cpu_long).to(x.device()));
 }
 
-KmeansResult kmeans(const torch::Tensor& x, torch::Tensor centres, int64_t max_iterations) {
+KmeansResult kmeans(const torch::Tensor& x, torch::Tensor centres, int64_t max_iterations, double tol) {
   torch::NoGradGuard no_grad;
   const int64_t k = centres.size(0);
+  const double shift_tol = x.size(0) > 1 ? tol * x.var(0).mean().item<double>() : 0.0;
   KmeansResult result;
   auto labels = nearest(x, centres);
   for (int64_t it = 0; it < max_iterations; ++it) {
     const auto counts = torch::bincount(labels, {}, k).to(x.dtype()).unsqueeze(1);  // [K, 1]
     const auto sums = torch::zeros_like(centres).index_add_(0, labels, x);
-    centres = torch::where(counts > 0, sums / counts.clamp_min(1), centres);
+    const auto moved = torch::where(counts > 0, sums / counts.clamp_min(1), centres);
+    const double shift = (moved - centres).pow(2).sum().item<double>();
+    centres = moved;
     const auto updated = nearest(x, centres);
     ++result.iterations;
     const bool stable = torch::equal(updated, labels);
     labels = updated;
-    if (stable) break;
+    if (stable || shift <= shift_tol) break;
   }
   result.centres = centres;
   result.labels = labels;
@@ -152,11 +155,15 @@ void m_step(GaussianMixture& model, const torch::Tensor& x, const torch::Tensor&
   const CovarianceType type = model.options().covariance();
   auto covariances = floor_covariances(model, x.options());
   const auto eye = torch::eye(d, x.options());
+  const auto resp_t = resp.t().contiguous();  // [K, N]: one contiguous row per component
+  const auto is_empty = empty.cpu();
+  const auto nk_host = nk.to(torch::kCPU, torch::kDouble);
   for (int64_t j = 0; j < k; ++j) {
-    if (empty[j].item<bool>()) continue;
+    if (is_empty[j].item<bool>()) continue;
+    // Scatter around the new mean (not E[xxᵀ] − μμᵀ, which cancels badly far from the origin).
     const auto diff = x - means[j];  // [N, D]
-    const auto weighted = diff * resp.select(1, j).unsqueeze(1);
-    const auto inv_nk = 1.0 / nk[j];
+    const auto weighted = diff * resp_t[j].unsqueeze(1);
+    const double inv_nk = 1.0 / nk_host[j].item<double>();
     if (type == CovarianceType::kFull) {
       covariances[j] = torch::matmul(weighted.t(), diff) * inv_nk + reg * eye;
     } else {

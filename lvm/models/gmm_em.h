@@ -37,9 +37,11 @@ struct KmeansResult {
   int64_t iterations = 0;
 };
 
-/// Lloyd's algorithm from `centres` [K, D] until no label changes or `max_iterations`; an empty
-/// cluster keeps its centre.
-KmeansResult kmeans(const torch::Tensor& x, torch::Tensor centres, int64_t max_iterations = 100);
+/// Lloyd's algorithm from `centres` [K, D] until no label changes, the centres move less than
+/// `tol` (as scikit-learn's KMeans: Σ_k |Δc_k|² <= tol · mean per-dimension variance of x), or
+/// `max_iterations`; an empty cluster keeps its centre.
+KmeansResult kmeans(const torch::Tensor& x, torch::Tensor centres, int64_t max_iterations = 100,
+                    double tol = 1e-4);
 
 /// Closed-form M-step from responsibilities resp [N, K] (rows sum to 1) for x [N, D]:
 /// N_k = Σ_n r_nk, π_k = N_k / N, μ_k = Σ_n r_nk x_n / N_k, Σ_k = Σ_n r_nk (x_n − μ_k)(x_n − μ_k)ᵀ / N_k
