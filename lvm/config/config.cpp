@@ -143,6 +143,7 @@ void visit_fields(V& v, ModelConfig& c) {
   v.field("em_max_steps", c.em_max_steps, at_least(1));
   v.field("em_tol", c.em_tol, at_least(0));
   v.choice("init", c.init, {"kmeans++", "random"});
+  v.field("n_init", c.n_init, at_least(1));
 }
 
 template <typename V>
@@ -710,6 +711,11 @@ void validate_impl(const ExperimentConfig& config, const std::string& source_nam
          fmt::format("exact needs a model whose log p(x) is tractable (model.type: gmm); a {} is trained on "
                      "a bound: elbo or iwae",
                      model.type));
+  }
+  if (gmm && model.n_init > 1 && model.fit != "em") {
+    fail(visitor.where("model.n_init"), "model.n_init",
+         fmt::format("several initialisations (n_init {}) are for model.fit: em; a gradient fit starts once",
+                     model.n_init));
   }
   const bool vector_data = data.dataset == "synthetic" || data.dataset == "csv";
   if (!gmm && vector_data) {

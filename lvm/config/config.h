@@ -41,6 +41,7 @@ struct ModelConfig {
   int64_t em_max_steps = 100;
   double em_tol = 1e-3;           // stop when a step gains less than this (mean log-likelihood, nats)
   std::string init = "kmeans++";  // kmeans++ (k-means++ seeds + Lloyd) | random (random points)
+  int64_t n_init = 1;             // em: fits from seeds seed, seed+1, ...; the best log-likelihood is kept
 };
 
 struct DataConfig {

@@ -129,40 +129,68 @@ GmmSummary train_gmm(const TrainRequest& request) {
   summary.fit = cfg.model.fit;
   const auto fit_start = Clock::now();
   double evaluation_seconds = 0;  // spent on metrics inside the fit loop, taken out of fit_seconds
-  if (!request.resume) {
-    initialize_gmm(*model, train_x, parse_gmm_init(cfg.model.init), static_cast<uint64_t>(cfg.train.seed));
-    summary.init_seconds = seconds_since(fit_start);
-  }
-
+  const GmmInit init = parse_gmm_init(cfg.model.init);
   if (em) {
     EmOptions options;
     options.max_steps = cfg.model.em_max_steps;
     options.tol = cfg.model.em_tol;
-    const auto result = fit_em(*model, train_x, options, [&](const EmStep& step) {
-      const auto start = Clock::now();
-      const double test_ll = evaluate(*model, test_x).first;
-      state.metrics_csv += metrics_row(step.step, step.mean_log_likelihood, test_ll,
-                                       seconds_since(fit_start) - evaluation_seconds);
+    // n_init fits from seeds seed, seed + 1, ...; the one with the highest training log-likelihood
+    // is kept, with its metrics rows.
+    EmResult best;
+    std::string best_rows;
+    std::vector<torch::Tensor> best_parameters;
+    for (int64_t restart = 0; restart < cfg.model.n_init; ++restart) {
+      const auto init_start = Clock::now();
+      initialize_gmm(*model, train_x, init, static_cast<uint64_t>(cfg.train.seed + restart));
+      summary.init_seconds += seconds_since(init_start);
+      const std::string prefix =
+          cfg.model.n_init > 1 ? fmt::format("restart {}/{}: ", restart + 1, cfg.model.n_init) : "";
+      std::string rows;
+      const auto result = fit_em(*model, train_x, options, [&](const EmStep& step) {
+        const auto start = Clock::now();
+        const double test_ll = evaluate(*model, test_x).first;
+        rows += metrics_row(step.step, step.mean_log_likelihood, test_ll,
+                            seconds_since(fit_start) - evaluation_seconds);
+        if (talk) {
+          log << fmt::format("{}EM step {:>4}  train log-lik {:10.5f} ({:+.2e})  test {:10.5f}\n", prefix,
+                             step.step, step.mean_log_likelihood, step.improvement, test_ll);
+        }
+        evaluation_seconds += seconds_since(start);
+      });
       if (talk) {
-        log << fmt::format("EM step {:>4}  train log-lik {:10.5f} ({:+.2e})  test {:10.5f}\n", step.step,
-                           step.mean_log_likelihood, step.improvement, test_ll);
+        log << fmt::format("{}EM {} after {} steps: train log-lik {:.5f}\n", prefix,
+                           result.converged ? "converged" : "stopped (em_max_steps)", result.steps,
+                           result.mean_log_likelihood);
       }
-      evaluation_seconds += seconds_since(start);
-    });
+      summary.restart_log_likelihoods.push_back(result.mean_log_likelihood);
+      if (restart == 0 || result.mean_log_likelihood > best.mean_log_likelihood) {
+        best = result;
+        best_rows = rows;
+        summary.best_restart = restart + 1;
+        best_parameters.clear();
+        for (const auto& p : model->parameters()) best_parameters.push_back(p.detach().clone());
+      }
+    }
+    {
+      torch::NoGradGuard no_grad;
+      const auto parameters = model->parameters();
+      for (size_t i = 0; i < parameters.size(); ++i) parameters[i].copy_(best_parameters[i]);
+    }
     summary.fit_seconds = seconds_since(fit_start) - evaluation_seconds;
-    summary.steps = result.steps;
-    summary.converged = result.converged;
-    state.epoch = result.steps;
-    state.best_epoch = result.steps;
-    state.best_value = result.mean_log_likelihood;
+    summary.steps = best.steps;
+    summary.converged = best.converged;
+    state.metrics_csv += best_rows;
+    state.epoch = best.steps;
+    state.best_epoch = best.steps;
+    state.best_value = best.mean_log_likelihood;
     save_checkpoint((checkpoint_dir / "last.pt").string(), *model, nullptr, state);
     save_checkpoint((checkpoint_dir / "best.pt").string(), *model, nullptr, state);
     util::write_file_atomic((run_dir / "metrics.csv").string(), state.metrics_csv);
-    if (talk) {
-      log << fmt::format("EM {} after {} steps\n", result.converged ? "converged" : "stopped (em_max_steps)",
-                         result.steps);
-    }
   } else {
+    if (!request.resume) {
+      initialize_gmm(*model, train_x, init, static_cast<uint64_t>(cfg.train.seed));
+      summary.init_seconds = seconds_since(fit_start);
+    }
     const Objective objective = make_objective(cfg.model);
     const int64_t n_train = train_x.size(0);
     const int64_t batch_size = std::min(cfg.train.batch_size, n_train);
@@ -234,7 +262,14 @@ GmmSummary train_gmm(const TrainRequest& request) {
       .set("n_train", summary.n_train)
       .set("n_test", summary.n_test)
       .set(em ? "em_steps" : "epochs", summary.steps);
-  if (em) json.set("converged", summary.converged);
+  if (em) {
+    auto restarts = util::Json::array();
+    for (double ll : summary.restart_log_likelihoods) restarts.push(ll);
+    json.set("converged", summary.converged)
+        .set("n_init", static_cast<int64_t>(summary.restart_log_likelihoods.size()))
+        .set("best_restart", summary.best_restart)
+        .set("restart_train_log_likelihoods", restarts);
+  }
   json.set("train_log_likelihood", summary.train_log_likelihood)
       .set("test_log_likelihood", summary.test_log_likelihood)
       .set("test_log_likelihood_std_error", summary.test_std_error)

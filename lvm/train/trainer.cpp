@@ -68,12 +68,6 @@ void restore_rng_state(torch::Device device, const torch::Tensor& state) {
   generator.set_state(state);
 }
 
-std::string metrics_row(int64_t epoch, double train_elbo, const ElboSummary& val, double seconds,
-                        double examples_per_s, double lr) {
-  return fmt::format("{},{:.6f},{:.6f},{:.6f},{:.6f},{:.3f},{:.1f},{:.6g}\n", epoch, train_elbo, val.elbo,
-                     val.kl, val.rec, seconds, examples_per_s, lr);
-}
-
 }  // namespace
 
 void check_run_dir(const TrainRequest& request) {
@@ -92,6 +86,16 @@ void check_run_dir(const TrainRequest& request) {
                                 " to continue it, --overwrite to replace it, or --run-dir to choose another");
   }
 }
+
+namespace {
+
+std::string metrics_row(int64_t epoch, double train_elbo, const ElboSummary& val, double seconds,
+                        double examples_per_s, double lr) {
+  return fmt::format("{},{:.6f},{:.6f},{:.6f},{:.6f},{:.3f},{:.1f},{:.6g}\n", epoch, train_elbo, val.elbo,
+                     val.kl, val.rec, seconds, examples_per_s, lr);
+}
+
+}  // namespace
 
 TrainSummary train(const TrainRequest& request) {
   std::ostream& log = request.log != nullptr ? *request.log : std::cerr;

@@ -333,6 +333,11 @@ TEST(ConfigRules, GaussianMixtureRules) {
             "x.yaml:4: model.components: expected an integer >= 1, got 0");
   EXPECT_NE(parse_error(gmm + "data:\n  dataset: csv\n  test_fraction: 1\n").find("data.test_fraction"),
             std::string::npos);
+  EXPECT_EQ(parse_config(gmm + "  n_init: 4\ndata:\n  dataset: synthetic\n", "x.yaml").model.n_init, 4);
+  EXPECT_EQ(
+      parse_error(gmm + "  n_init: 4\n  fit: gradient\ndata:\n  dataset: synthetic\n"),
+      "x.yaml:4: model.n_init: several initialisations (n_init 4) are for model.fit: em; a gradient fit "
+      "starts once");
 }
 
 TEST(ConfigRules, CosineFloorBelowLr) {

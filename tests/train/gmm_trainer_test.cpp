@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <sstream>
@@ -124,6 +125,31 @@ TEST(GmmTrainer, GradientFitResumesExactlyAndApproachesEm) {
   EXPECT_GT(std::stod(rows.back()[1]), std::stod(rows[1][1]));
   EXPECT_LE(full.train_log_likelihood, em.train_log_likelihood + 1e-6);
   EXPECT_GT(full.train_log_likelihood, em.train_log_likelihood - 0.2);
+}
+
+TEST(GmmTrainer, SeveralInitialisationsKeepTheBest) {
+  testing::TempDir dir;
+  auto c = ring_config();
+  c.model.components = 12;  // more components than modes: restarts end in different optima
+  c.model.init = "random";
+  c.model.em_tol = 1e-4;
+  const auto once = run(c, dir.file("once"));
+  c.model.n_init = 4;
+  const auto four = run(c, dir.file("four"));
+  ASSERT_EQ(four.restart_log_likelihoods.size(), 4u);
+  // The first restart is the single fit; the kept one is the best of the four.
+  EXPECT_EQ(four.restart_log_likelihoods[0], once.train_log_likelihood);
+  const double best =
+      *std::max_element(four.restart_log_likelihoods.begin(), four.restart_log_likelihoods.end());
+  EXPECT_NEAR(four.train_log_likelihood, best, 1e-12);
+  EXPECT_EQ(four.restart_log_likelihoods[static_cast<size_t>(four.best_restart - 1)], best);
+  const auto json = testing::read_file(dir.file("four/summary.json"));
+  EXPECT_NE(json.find("\"n_init\": 4"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"restart_train_log_likelihoods\": ["), std::string::npos) << json;
+  // The checkpoint holds the kept fit.
+  auto loaded = load_run(dir.file("four"));
+  const auto data = data::load_vector_dataset(c.data, torch::kCPU, c.train.seed);
+  EXPECT_NEAR(mean_log_likelihood(dynamic_cast<GaussianMixture&>(*loaded.model), data.train), best, 1e-12);
 }
 
 TEST(GmmTrainer, EmRunsAreNotResumable) {
