@@ -225,6 +225,11 @@ void GaussianMixture::set_parameters(const torch::Tensor& weights, const torch::
   scale_raw_.copy_(raw);
 }
 
+int64_t GaussianMixture::rows_per_chunk() const {
+  constexpr int64_t kValues = int64_t{1} << 22;
+  return std::max<int64_t>(1, kValues / (latent_dim() * data_dim()));
+}
+
 int64_t GaussianMixture::num_free_parameters() const {
   const int64_t k = latent_dim();
   const int64_t d = data_dim();
@@ -248,9 +253,9 @@ double bic(GaussianMixture& model, const torch::Tensor& x) {
   const int64_t n = x.size(0);
   TORCH_CHECK(n >= 1, "bic: needs at least one point");
   double total = 0;
-  constexpr int64_t kChunk = 8192;
-  for (int64_t start = 0; start < n; start += kChunk) {
-    const auto chunk = x.slice(0, start, std::min(start + kChunk, n));
+  const int64_t rows = model.rows_per_chunk();
+  for (int64_t start = 0; start < n; start += rows) {
+    const auto chunk = x.slice(0, start, std::min(start + rows, n));
     total += model.exact_log_marginal(chunk)->to(torch::kDouble).sum().item<double>();
   }
   return -2.0 * total + static_cast<double>(model.num_free_parameters()) * std::log(static_cast<double>(n));

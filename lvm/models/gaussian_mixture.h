@@ -96,6 +96,10 @@ class GaussianMixture : public LatentVariableModel {
   void set_parameters(const torch::Tensor& weights, const torch::Tensor& means,
                       const torch::Tensor& covariances);
 
+  /// Rows of x to score at once so that the [rows, K, D] intermediates of component_log_prob stay
+  /// near 4M values (32 MB in double): what chunked evaluation and EM use.
+  int64_t rows_per_chunk() const;
+
   /// Free parameters: (K − 1) weights + K·D means + the covariances' (K·D(D+1)/2 full, K·D diag,
   /// K spherical). The count BIC uses.
   int64_t num_free_parameters() const;

@@ -36,9 +36,20 @@ torch::Tensor checked_data(GaussianMixture& model, const torch::Tensor& x, const
   return x.to(model.means().dtype());
 }
 
-// Squared Euclidean distances of x [N, D] to c [M, D] -> [N, M], exact (no expansion), >= 0.
+// Values per temporary in the chunked loops below (32 MB in double).
+constexpr int64_t kChunkValues = int64_t{1} << 22;
+
+// Squared Euclidean distances of x [N, D] to c [M, D] -> [N, M], exact (differences, not the
+// expansion |x|² − 2x·c + |c|²), so duplicates of a centre are at distance 0; in row chunks.
 torch::Tensor squared_distances(const torch::Tensor& x, const torch::Tensor& c) {
-  return (x.unsqueeze(1) - c.unsqueeze(0)).pow(2).sum(-1);
+  const int64_t n = x.size(0);
+  const int64_t rows = std::max<int64_t>(1, kChunkValues / (c.size(0) * x.size(1)));
+  if (n <= rows) return (x.unsqueeze(1) - c.unsqueeze(0)).pow(2).sum(-1);
+  std::vector<torch::Tensor> parts;
+  for (int64_t start = 0; start < n; start += rows)
+    parts.push_back(
+        (x.slice(0, start, std::min(start + rows, n)).unsqueeze(1) - c.unsqueeze(0)).pow(2).sum(-1));
+  return torch::cat(parts);
 }
 
 // Nearest centre for each row of x (expanded form: one matrix product for all pairs).
@@ -157,22 +168,34 @@ void m_step(GaussianMixture& model, const torch::Tensor& x, const torch::Tensor&
   const auto eye = torch::eye(d, x.options());
   const auto resp_t = resp.t().contiguous();  // [K, N]: one contiguous row per component
   const auto is_empty = empty.cpu();
-  const auto nk_host = nk.to(torch::kCPU, torch::kDouble);
-  for (int64_t j = 0; j < k; ++j) {
-    if (is_empty[j].item<bool>()) continue;
-    // Scatter around the new mean (not E[xxᵀ] − μμᵀ, which cancels badly far from the origin).
-    const auto diff = x - means[j];  // [N, D]
-    const auto weighted = diff * resp_t[j].unsqueeze(1);
-    const double inv_nk = 1.0 / nk_host[j].item<double>();
-    if (type == CovarianceType::kFull) {
-      covariances[j] = torch::matmul(weighted.t(), diff) * inv_nk + reg * eye;
-    } else {
-      const auto variance = (weighted * diff).sum(0) * inv_nk + reg;  // [D]
-      if (type == CovarianceType::kDiag) {
-        covariances[j] = variance;
+  const bool full = type == CovarianceType::kFull;
+  // Σ_n r_nk (x_n − μ_k)(x_n − μ_k)ᵀ around the new mean (not E[xxᵀ] − μμᵀ, which cancels badly far
+  // from the origin), or its diagonal; accumulated over row chunks of [rows, D] temporaries.
+  auto scatter = full ? torch::zeros({k, d, d}, x.options()) : torch::zeros({k, d}, x.options());
+  const int64_t rows = std::max<int64_t>(1, kChunkValues / d);
+  for (int64_t start = 0; start < n; start += rows) {
+    const int64_t end = std::min(start + rows, n);
+    const auto xc = x.slice(0, start, end);
+    for (int64_t j = 0; j < k; ++j) {
+      if (is_empty[j].item<bool>()) continue;
+      // √r_nk (x_n − μ_k): the scatter is then a plain Gram matrix.
+      const auto scaled = (xc - means[j]) * torch::sqrt(resp_t[j].slice(0, start, end)).unsqueeze(1);
+      if (full) {
+        scatter[j] += torch::matmul(scaled.t(), scaled);
       } else {
-        covariances[j] = variance.mean();
+        scatter[j] += scaled.pow(2).sum(0);
       }
+    }
+  }
+  const auto per_point = scatter / (full ? nk.view({k, 1, 1}) : nk.view({k, 1}));
+  for (int64_t j = 0; j < k; ++j) {
+    if (is_empty[j].item<bool>()) continue;  // keeps the floor, reg_covar·I
+    if (full) {
+      covariances[j] = per_point[j] + reg * eye;
+    } else if (type == CovarianceType::kDiag) {
+      covariances[j] = per_point[j] + reg;
+    } else {
+      covariances[j] = per_point[j].mean() + reg;
     }
   }
   model.set_parameters(nk / static_cast<double>(n), means, covariances);
@@ -220,15 +243,16 @@ void initialize_gmm(GaussianMixture& model, const torch::Tensor& x_in, GmmInit i
 EmResult fit_em(GaussianMixture& model, const torch::Tensor& x_in, const EmOptions& options,
                 const std::function<void(const EmStep&)>& on_step) {
   if (options.max_steps < 0) throw std::invalid_argument("fit_em: max_steps must be >= 0");
-  if (options.chunk_size < 1) throw std::invalid_argument("fit_em: chunk_size must be >= 1");
+  if (options.chunk_size < 0) throw std::invalid_argument("fit_em: chunk_size must be >= 0 (0: automatic)");
   const auto x = checked_data(model, x_in, "fit_em");
   torch::NoGradGuard no_grad;
   EmResult result;
-  auto [log_likelihood, resp] = e_step(model, x, options.chunk_size);
+  const int64_t chunk = options.chunk_size > 0 ? options.chunk_size : model.rows_per_chunk();
+  auto [log_likelihood, resp] = e_step(model, x, chunk);
   result.initial_mean_log_likelihood = log_likelihood;
   for (int64_t step = 1; step <= options.max_steps; ++step) {
     m_step(model, x, resp);
-    auto [updated, new_resp] = e_step(model, x, options.chunk_size);
+    auto [updated, new_resp] = e_step(model, x, chunk);
     if (!std::isfinite(updated)) {
       throw std::runtime_error(fmt::format("fit_em: the log-likelihood became {} at step {}", updated, step));
     }
@@ -246,14 +270,15 @@ EmResult fit_em(GaussianMixture& model, const torch::Tensor& x_in, const EmOptio
   return result;
 }
 
-double mean_log_likelihood(GaussianMixture& model, const torch::Tensor& x, int64_t chunk_size) {
+double mean_log_likelihood(GaussianMixture& model, const torch::Tensor& x) {
   TORCH_CHECK(x.dim() == 2 && x.size(0) >= 1, "mean_log_likelihood: expected x [N, D] with N >= 1, got ",
               x.sizes());
   torch::NoGradGuard no_grad;
   const auto data = x.to(model.means().dtype());
   auto total = torch::zeros({}, data.options().dtype(torch::kDouble));
-  for (int64_t start = 0; start < data.size(0); start += chunk_size) {
-    const auto chunk = data.slice(0, start, std::min(start + chunk_size, data.size(0)));
+  const int64_t rows = model.rows_per_chunk();
+  for (int64_t start = 0; start < data.size(0); start += rows) {
+    const auto chunk = data.slice(0, start, std::min(start + rows, data.size(0)));
     total += model.exact_log_marginal(chunk)->sum().to(torch::kDouble);
   }
   return total.item<double>() / static_cast<double>(data.size(0));

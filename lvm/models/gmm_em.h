@@ -59,8 +59,8 @@ struct EmOptions {
   int64_t max_steps = 100;
   /// Stop when one step raises the mean log-likelihood (nats per point) by less than this.
   double tol = 1e-3;
-  /// Rows per chunk in the E-step (bounds memory at chunk·K·D values).
-  int64_t chunk_size = 16384;
+  /// Rows per chunk in the E-step (memory ~ chunk·K·D values); 0: GaussianMixture::rows_per_chunk().
+  int64_t chunk_size = 0;
 };
 
 struct EmStep {
@@ -82,7 +82,8 @@ struct EmResult {
 EmResult fit_em(GaussianMixture& model, const torch::Tensor& x, const EmOptions& options = {},
                 const std::function<void(const EmStep&)>& on_step = {});
 
-/// Mean of log p(x_n) over the rows of x [N, D], in chunks, without gradients.
-double mean_log_likelihood(GaussianMixture& model, const torch::Tensor& x, int64_t chunk_size = 16384);
+/// Mean of log p(x_n) over the rows of x [N, D], in chunks of model.rows_per_chunk(), without
+/// gradients.
+double mean_log_likelihood(GaussianMixture& model, const torch::Tensor& x);
 
 }  // namespace lvm

@@ -42,10 +42,10 @@ std::pair<double, double> evaluate(GaussianMixture& model, const torch::Tensor& 
   if (n == 0) return {std::numeric_limits<double>::quiet_NaN(), std::numeric_limits<double>::quiet_NaN()};
   torch::NoGradGuard no_grad;
   std::vector<torch::Tensor> parts;
-  constexpr int64_t kChunk = 16384;
-  for (int64_t start = 0; start < n; start += kChunk)
+  const int64_t rows = model.rows_per_chunk();
+  for (int64_t start = 0; start < n; start += rows)
     parts.push_back(
-        model.exact_log_marginal(x.slice(0, start, std::min(start + kChunk, n)))->to(torch::kDouble));
+        model.exact_log_marginal(x.slice(0, start, std::min(start + rows, n)))->to(torch::kDouble));
   const auto values = torch::cat(parts);
   const double mean = values.mean().item<double>();
   const double std_error = n > 1 ? values.std().item<double>() / std::sqrt(static_cast<double>(n)) : 0.0;

@@ -254,6 +254,64 @@ torch::Tensor sample_mixture(GaussianMixture& model, int64_t n, uint64_t seed) {
   return model.sample(n);
 }
 
+TEST(GmmEm, MStepMatchesTheClosedFormsComputedByHand) {
+  torch::manual_seed(13);
+  const int64_t n = 30, d = 3, k = 2;
+  const double reg = 1e-3;
+  const auto x = torch::randn({n, d}, kDouble) * 2 + 1;
+  const auto resp = torch::softmax(torch::randn({n, k}, kDouble), 1);
+  for (const auto type : kTypes) {
+    GaussianMixture model(GaussianMixtureOptions(d, k).covariance(type).reg_covar(reg));
+    m_step(model, x, resp);
+    const auto cov = model.covariances();
+    for (int64_t j = 0; j < k; ++j) {
+      double nk = 0;
+      std::vector<double> mu(d, 0.0);
+      for (int64_t i = 0; i < n; ++i) {
+        nk += resp[i][j].item<double>();
+        for (int64_t a = 0; a < d; ++a) mu[a] += resp[i][j].item<double>() * x[i][a].item<double>();
+      }
+      for (auto& m : mu) m /= nk;
+      EXPECT_NEAR(model.weights()[j].item<double>(), nk / n, 1e-12);
+      Matrix s(d, std::vector<double>(d, 0.0));
+      for (int64_t i = 0; i < n; ++i)
+        for (int64_t a = 0; a < d; ++a)
+          for (int64_t b = 0; b < d; ++b)
+            s[a][b] += resp[i][j].item<double>() * (x[i][a].item<double>() - mu[a]) *
+                       (x[i][b].item<double>() - mu[b]) / nk;
+      double spherical = 0;
+      for (int64_t a = 0; a < d; ++a) spherical += s[a][a] / d;
+      for (int64_t a = 0; a < d; ++a) {
+        EXPECT_NEAR(model.means()[j][a].item<double>(), mu[a], 1e-12);
+        for (int64_t b = 0; b < d; ++b) {
+          double expected = type == CovarianceType::kFull   ? s[a][b]
+                            : a != b                        ? 0.0
+                            : type == CovarianceType::kDiag ? s[a][a]
+                                                            : spherical;
+          if (a == b) expected += reg;
+          EXPECT_NEAR(cov[j][a][b].item<double>(), expected, 1e-12) << to_string(type) << " " << a << b;
+        }
+      }
+    }
+  }
+}
+
+TEST(GmmEm, ChunkedEStepGivesTheSameFit) {
+  auto truth = make_truth(CovarianceType::kFull);
+  const auto x = sample_mixture(truth, 300, 14);
+  GaussianMixture whole(GaussianMixtureOptions(3, 3)), chunked(GaussianMixtureOptions(3, 3));
+  initialize_gmm(whole, x, GmmInit::kKmeansPlusPlus, 3);
+  initialize_gmm(chunked, x, GmmInit::kKmeansPlusPlus, 3);
+  EmOptions options;
+  options.max_steps = 20;
+  options.tol = 0;
+  const double a = fit_em(whole, x, options).mean_log_likelihood;
+  options.chunk_size = 7;  // 43 chunks, the last partial
+  const double b = fit_em(chunked, x, options).mean_log_likelihood;
+  EXPECT_NEAR(a, b, 1e-12);
+  EXPECT_TRUE(torch::allclose(whole.covariances(), chunked.covariances(), 0, 1e-10));
+}
+
 TEST(GmmEm, LogLikelihoodNeverDecreases) {
   auto truth = make_truth(CovarianceType::kFull);
   const auto x = sample_mixture(truth, 600, 6);
