@@ -98,7 +98,11 @@ GmmSummary train_gmm(const TrainRequest& request) {
   fs::create_directories(checkpoint_dir);
   const std::string config_yaml = config::to_yaml(cfg);
   util::write_file_atomic((run_dir / "config.yaml").string(), config_yaml);
-  if (dataset.pca) data::save_pca((run_dir / "pca.pt").string(), *dataset.pca);
+  if (dataset.pca) {
+    data::save_pca((run_dir / "pca.pt").string(), *dataset.pca);
+  } else {
+    fs::remove(run_dir / "pca.pt");  // from an overwritten run
+  }
 
   torch::optim::Adam optimizer(model->parameters(), adam_options(cfg.train));
   CheckpointState state;
@@ -118,9 +122,8 @@ GmmSummary train_gmm(const TrainRequest& request) {
 
   const bool talk = parse_progress_mode(cfg.output.progress) != ProgressMode::kNone;
   log << fmt::format(
-      "fitting {}: {} components, {} covariances, by {} ({} torch + {} BLAS threads, {}) on {}: {} train / "
-      "{} test "
-      "points of dimension {}\n",
+      "fitting {}: {} components, {} covariances, by {} ({} torch + {} BLAS threads, {}) on {}: "
+      "{} train / {} test points of dimension {}\n",
       cfg.name, model->latent_dim(), cfg.model.covariance, em ? "EM" : "gradient ascent",
       threads.torch_threads, threads.blas_threads, device.str(), dataset.description, train_x.size(0),
       test_x.size(0), dataset.dim());
