@@ -8,7 +8,9 @@
 
 #include "apps/commands.h"
 #include "lvm/config/config.h"
+#include "lvm/train/gmm_trainer.h"
 #include "lvm/train/trainer.h"
+#include "lvm/util/json.h"
 
 namespace lvm::app {
 
@@ -62,6 +64,17 @@ Command add_train_command(CLI::App& app) {
           request.config = config::load_config(args->config_path, args->overrides);
           request.run_dir = args->run_dir.empty() ? request.config.resolved_run_dir() : args->run_dir;
           request.overwrite = args->overwrite;
+        }
+        if (request.config.model.type == "gmm") {
+          const auto summary = train::train_gmm(request);
+          auto line = util::Json::object();
+          line.set(summary.fit == "em" ? "em_steps" : "epochs", summary.steps)
+              .set("train_log_likelihood", summary.train_log_likelihood)
+              .set("test_log_likelihood", summary.test_log_likelihood)
+              .set("bic", summary.bic)
+              .set("fit_seconds", summary.fit_seconds);
+          std::cout << line.dump(0) << '\n';
+          return kExitOk;
         }
         const auto summary = train::train(request);
         std::cout << fmt::format(

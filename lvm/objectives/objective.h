@@ -1,7 +1,7 @@
 #pragma once
-// Training objectives: lower bounds on log p(x) that a trainer maximises. Each returns the bound
-// per example (the value logged: the bound itself, never a surrogate) and a scalar loss whose
-// gradient is the estimator's.
+// Training objectives: lower bounds on log p(x) (or log p(x) itself where it is tractable) that a
+// trainer maximises. Each returns the bound per example (the value logged: the bound itself, never
+// a surrogate) and a scalar loss whose gradient is the estimator's.
 
 #include <functional>
 #include <string>
@@ -43,7 +43,12 @@ enum class IwaeGradient { kStandard, kDreg };
 ObjectiveResult iwae(LatentVariableModel& model, const torch::Tensor& x, int64_t k,
                      IwaeGradient gradient = IwaeGradient::kStandard);
 
-/// The objective a model config asks for (model.objective, k, kl, iwae_gradient).
+/// The exact log-likelihood log p(x), for models where it is tractable (a discrete latent with few
+/// values, e.g. a Gaussian mixture): value = exact_log_marginal(x), loss = −mean. x: [B, D].
+/// Throws std::invalid_argument for a model without an exact marginal.
+ObjectiveResult exact_log_likelihood(LatentVariableModel& model, const torch::Tensor& x);
+
+/// The objective a model config asks for (model.objective: elbo | iwae | exact; k, kl, iwae_gradient).
 Objective make_objective(const config::ModelConfig& config);
 
 }  // namespace lvm

@@ -34,6 +34,8 @@ std::vector<std::string> architecture_differences(const config::ModelConfig& run
           fmt::format("[{}]", fmt::join(checkpoint.decoder_hidden, ", ")));
   compare("activation", run.activation, checkpoint.activation);
   compare("likelihood", run.likelihood, checkpoint.likelihood);
+  compare("components", run.components, checkpoint.components);
+  compare("covariance", run.covariance, checkpoint.covariance);
   return out;
 }
 

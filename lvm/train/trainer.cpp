@@ -64,6 +64,8 @@ void restore_rng_state(torch::Device device, const torch::Tensor& state) {
   generator.set_state(state);
 }
 
+}  // namespace
+
 void check_run_dir(const TrainRequest& request) {
   const fs::path dir(request.run_dir);
   if (request.resume) {
@@ -81,6 +83,8 @@ void check_run_dir(const TrainRequest& request) {
   }
 }
 
+namespace {
+
 std::string metrics_row(int64_t epoch, double train_elbo, const ElboSummary& val, double seconds,
                         double examples_per_s, double lr) {
   return fmt::format("{},{:.6f},{:.6f},{:.6f},{:.6f},{:.3f},{:.1f},{:.6g}\n", epoch, train_elbo, val.elbo,
@@ -92,6 +96,11 @@ std::string metrics_row(int64_t epoch, double train_elbo, const ElboSummary& val
 TrainSummary train(const TrainRequest& request) {
   std::ostream& log = request.log != nullptr ? *request.log : std::cerr;
   config::ExperimentConfig cfg = request.config;
+  if (cfg.model.type != "vae") {
+    throw std::invalid_argument(
+        "train(): model.type " + cfg.model.type +
+        " is trained by train_gmm() (lvm/train/gmm_trainer.h), not by the VAE trainer");
+  }
   check_run_dir(request);
 
   const auto threads = runtime::configure_threads(cfg.threads, cfg.torch_threads, cfg.blas_threads);

@@ -36,7 +36,12 @@ struct TrainSummary {
   double examples_per_s = 0, seconds = 0;
 };
 
+/// Trains a VAE; a config with model.type gmm goes to train_gmm (lvm/train/gmm_trainer.h).
 TrainSummary train(const TrainRequest& request);
+
+/// Checks the run directory before anything is written: with resume, that it holds a checkpoint;
+/// otherwise, that it holds no run unless overwrite is set. Throws std::invalid_argument.
+void check_run_dir(const TrainRequest& request);
 
 /// The metrics.csv header line (without newline).
 extern const char* const kMetricsHeader;

@@ -97,6 +97,75 @@ TEST(Cli, MissingDataIsARuntimeErrorNamingTheFile) {
   EXPECT_NE(result.output.find("train-images-idx3-ubyte"), std::string::npos) << result.output;
 }
 
+std::string gmm_csv_yaml(const std::string& csv) {
+  return "name: gmm_csv\n"
+         "device: cpu\n"
+         "threads: 1\n"
+         "model:\n"
+         "  type: gmm\n"
+         "  objective: exact\n"
+         "  components: 2\n"
+         "  em_tol: 1.0e-8\n"
+         "data:\n"
+         "  dataset: csv\n"
+         "  path: " +
+         csv +
+         "\n"
+         "  test_fraction: 0.25\n"
+         "output:\n"
+         "  progress: lines\n";
+}
+
+TEST(Cli, TrainsAGaussianMixtureOnACsvFile) {
+  testing::TempDir dir;
+  // Two clusters of 20 points each, at x = ±3.
+  std::string csv = "x,y\n";
+  for (int i = 0; i < 40; ++i) {
+    const double side = i % 2 == 0 ? -3.0 : 3.0;
+    csv += std::to_string(side + 0.1 * ((i * 7) % 11 - 5)) + "," + std::to_string(0.1 * ((i * 5) % 9 - 4)) +
+           "\n";
+  }
+  testing::write_file(dir.file("points.csv"), csv);
+  testing::write_file(dir.file("gmm.yaml"), gmm_csv_yaml(dir.file("points.csv")));
+  const auto trained = run_lvm("train " + dir.file("gmm.yaml") + " --run-dir " + dir.file("run"));
+  ASSERT_EQ(trained.exit_code, 0) << trained.output;
+  EXPECT_NE(trained.output.find("EM converged after"), std::string::npos) << trained.output;
+  EXPECT_NE(trained.output.find("{\"em_steps\":"), std::string::npos) << trained.output;
+  EXPECT_NE(trained.output.find("\"train_log_likelihood\":"), std::string::npos) << trained.output;
+  EXPECT_NE(trained.output.find("\"bic\":"), std::string::npos) << trained.output;
+  for (const char* f :
+       {"config.yaml", "metrics.csv", "summary.json", "checkpoints/last.pt", "checkpoints/best.pt"})
+    EXPECT_TRUE(std::filesystem::exists(dir.file("run/") + f)) << f;
+
+  // --resume is for gradient fits; an EM run says so.
+  const auto resumed = run_lvm("train --resume " + dir.file("run"));
+  EXPECT_EQ(resumed.exit_code, 2);
+  EXPECT_NE(resumed.output.find("run it again"), std::string::npos) << resumed.output;
+
+  // The same file by gradient ascent.
+  const auto gradient = run_lvm("train " + dir.file("gmm.yaml") + " --run-dir " + dir.file("grad") +
+                                " --set model.fit=gradient --set train.epochs=3 --set train.batch_size=10");
+  ASSERT_EQ(gradient.exit_code, 0) << gradient.output;
+  EXPECT_NE(gradient.output.find("{\"epochs\":3"), std::string::npos) << gradient.output;
+}
+
+TEST(Cli, BadCsvRowsAreRuntimeErrorsNamingFileAndLine) {
+  testing::TempDir dir;
+  testing::write_file(dir.file("points.csv"), "1,2\n3,4\n5,nan\n7,8\n");
+  testing::write_file(dir.file("gmm.yaml"), gmm_csv_yaml(dir.file("points.csv")));
+  const auto result = run_lvm("train " + dir.file("gmm.yaml") + " --run-dir " + dir.file("run"));
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_NE(result.output.find("points.csv:3: column 2: 'nan' is not a finite number"), std::string::npos)
+      << result.output;
+  EXPECT_FALSE(std::filesystem::exists(dir.file("run/checkpoints")));
+
+  testing::write_file(dir.file("points.csv"), "1,2\n3,4,5\n");
+  const auto ragged = run_lvm("train " + dir.file("gmm.yaml") + " --run-dir " + dir.file("run"));
+  EXPECT_EQ(ragged.exit_code, 1);
+  EXPECT_NE(ragged.output.find("points.csv:2: expected 2 values (as on line 1), got 3"), std::string::npos)
+      << ragged.output;
+}
+
 TEST(Cli, CudaOnACpuBuildIsAClearError) {
   testing::TempDir dir;
   testing::write_tiny_mnist(dir.file("data"), 200, 50);

@@ -115,6 +115,36 @@ TEST(MultivariateNormal, DiagonalCaseAgreesWithNormal) {
   EXPECT_TRUE(torch::allclose(mvn.log_prob(x), Normal(mean, log_var).log_prob(x), 1e-10, 1e-10));
 }
 
+TEST(MultivariateNormal, SharedFactorsAcrossLeadingDimensionsMatchOneByOne) {
+  // Values with leading dimensions beyond the factors' batch (points scored against every
+  // component) take the batched-columns path; each entry must equal its own one-point density.
+  torch::manual_seed(7);
+  const int64_t k = 3, d = 3;
+  const auto mean = torch::randn({k, d}, kDouble);
+  const auto a = torch::randn({k, d, d}, kDouble);
+  const auto cov = torch::matmul(a, a.transpose(1, 2)) + torch::eye(d, kDouble);
+  const auto mvn = MultivariateNormal::from_covariance(mean, cov);
+  const auto x = torch::randn({4, 2, 1, d}, kDouble);  // [S1, S2, 1, D] against batch [K]
+  const auto lp = mvn.log_prob(x);
+  ASSERT_EQ(lp.sizes(), (std::vector<int64_t>{4, 2, k}));
+  for (int64_t i = 0; i < 4; ++i)
+    for (int64_t j = 0; j < 2; ++j)
+      for (int64_t c = 0; c < k; ++c) {
+        const auto one = MultivariateNormal::from_covariance(mean[c], cov[c]).log_prob(x[i][j][0]);
+        EXPECT_NEAR(lp[i][j][c].item<double>(), one.item<double>(), 1e-12);
+      }
+  // A batch of one factor against a batch of means, and a single value against a batch of factors.
+  const MultivariateNormal shared(torch::randn({5, d}, kDouble), torch::linalg_cholesky(cov[0]));
+  const auto y = torch::randn({5, d}, kDouble);
+  for (int64_t b = 0; b < 5; ++b) {
+    EXPECT_NEAR(shared.log_prob(y)[b].item<double>(),
+                MultivariateNormal(shared.mean()[b], shared.scale_tril()).log_prob(y[b]).item<double>(),
+                1e-12);
+  }
+  EXPECT_EQ(mvn.log_prob(torch::zeros({d}, kDouble)).sizes(), (std::vector<int64_t>{k}));
+  EXPECT_THROW(mvn.log_prob(torch::zeros({2, d + 1}, kDouble)), c10::Error);
+}
+
 TEST(MultivariateNormal, SampleCovariance) {
   torch::manual_seed(3);
   const auto cov = torch::tensor({{1.0, 0.8}, {0.8, 2.0}}, kDouble);

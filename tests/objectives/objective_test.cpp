@@ -7,6 +7,7 @@
 
 #include "lvm/distributions/kl.h"
 #include "lvm/distributions/normal.h"
+#include "lvm/models/gaussian_mixture.h"
 #include "lvm/models/linear_gaussian.h"
 #include "lvm/models/vae.h"
 #include "lvm/objectives/objective.h"
@@ -171,6 +172,36 @@ TEST(Iwae, DregGivesDecoderTheStandardGradientExactly) {
   };
   EXPECT_TRUE(torch::allclose(decoder_grads(IwaeGradient::kStandard), decoder_grads(IwaeGradient::kDreg),
                               1e-9, 1e-12));
+}
+
+TEST(Exact, ValueIsTheExactLogMarginalAndGradientItsMean) {
+  auto model = std::make_shared<GaussianMixture>(GaussianMixtureOptions(2, 3));
+  torch::manual_seed(8);
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& p : model->parameters()) p.copy_(torch::randn_like(p));
+  }
+  const auto x = torch::randn({6, 2}, kDouble);
+  config::ModelConfig cfg;
+  cfg.objective = "exact";
+  const ObjectiveResult result = make_objective(cfg)(*model, x);
+  EXPECT_TRUE(torch::allclose(result.value, *model->exact_log_marginal(x), 0, 0));
+  EXPECT_FALSE(result.value.requires_grad());
+  result.backward();
+  const auto grad = model->means().grad().clone();
+  model->zero_grad();
+  (-model->exact_log_marginal(x)->mean()).backward();
+  EXPECT_TRUE(torch::allclose(grad, model->means().grad(), 0, 1e-15));
+}
+
+TEST(Exact, ModelsWithoutAnExactMarginalAreRefused) {
+  Vae model(VaeOptions(3, 2).encoder_hidden({4}).decoder_hidden({4}));
+  try {
+    exact_log_likelihood(model, torch::zeros({2, 3}));
+    FAIL() << "expected an error";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("model 'vae' has no exact log p(x)"), std::string::npos) << e.what();
+  }
 }
 
 TEST(MakeObjective, FollowsTheConfig) {

@@ -98,5 +98,46 @@ TEST_F(RunDirTest, NotARunIsAClearError) {
   }
 }
 
+TEST(RunDir, LoadsAGaussianMixtureWithItsRecordedDimension) {
+  testing::TempDir dir;
+  config::ExperimentConfig cfg;
+  cfg.model.type = "gmm";
+  cfg.model.objective = "exact";
+  cfg.model.components = 3;
+  cfg.data.dataset = "synthetic";
+  std::filesystem::create_directories(dir.file("run/checkpoints"));
+  testing::write_file(dir.file("run/config.yaml"), config::to_yaml(cfg));
+  auto original = make_model(cfg.model, 4);
+  torch::manual_seed(1);
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& p : original->parameters()) p.copy_(torch::randn_like(p));
+  }
+  CheckpointState state;
+  state.epoch = 3;
+  state.config_yaml = config::to_yaml(cfg);
+  state.data_shape = {4};
+  save_checkpoint(dir.file("run/checkpoints/best.pt"), *original, nullptr, state);
+
+  const auto loaded = load_run(dir.file("run"));
+  EXPECT_EQ(loaded.data_dim, 4);
+  EXPECT_EQ(loaded.model->kind(), "gmm");
+  const auto x = torch::randn({5, 4}, torch::kDouble);
+  EXPECT_TRUE(torch::equal(*loaded.model->exact_log_marginal(x), *original->exact_log_marginal(x)));
+
+  // A checkpoint of another mixture (different K) does not load into this run's config.
+  cfg.model.components = 5;
+  state.config_yaml = config::to_yaml(cfg);
+  save_checkpoint(dir.file("run/checkpoints/last.pt"), *make_model(cfg.model, 4), nullptr, state);
+  try {
+    load_run(dir.file("run"), "last");
+    ADD_FAILURE() << "expected a CheckpointError";
+  } catch (const CheckpointError& e) {
+    EXPECT_NE(std::string(e.what()).find("model.components is 3 in config.yaml but 5 in the checkpoint"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace lvm::train

@@ -1,0 +1,295 @@
+#include "lvm/train/gmm_trainer.h"
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <iostream>
+#include <limits>
+
+#include <fmt/format.h>
+#include <torch/torch.h>
+
+#include "lvm/data/dataset.h"
+#include "lvm/data/vector_dataset.h"
+#include "lvm/models/factory.h"
+#include "lvm/models/gaussian_mixture.h"
+#include "lvm/models/gmm_em.h"
+#include "lvm/objectives/objective.h"
+#include "lvm/runtime/runtime.h"
+#include "lvm/train/checkpoint.h"
+#include "lvm/train/progress.h"
+#include "lvm/train/schedule.h"
+#include "lvm/util/files.h"
+#include "lvm/util/json.h"
+
+namespace fs = std::filesystem;
+
+namespace lvm::train {
+
+const char* const kGmmMetricsHeader = "step,train_log_likelihood,test_log_likelihood,seconds";
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// Mean log p(x) and its standard error over x [N, D], in chunks; NaN for an empty split.
+std::pair<double, double> evaluate(GaussianMixture& model, const torch::Tensor& x) {
+  const int64_t n = x.size(0);
+  if (n == 0) return {std::numeric_limits<double>::quiet_NaN(), std::numeric_limits<double>::quiet_NaN()};
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> parts;
+  const int64_t rows = model.rows_per_chunk();
+  for (int64_t start = 0; start < n; start += rows)
+    parts.push_back(
+        model.exact_log_marginal(x.slice(0, start, std::min(start + rows, n)))->to(torch::kDouble));
+  const auto values = torch::cat(parts);
+  const double mean = values.mean().item<double>();
+  const double std_error = n > 1 ? values.std().item<double>() / std::sqrt(static_cast<double>(n)) : 0.0;
+  return {mean, std_error};
+}
+
+std::string metrics_row(int64_t step, double train_ll, double test_ll, double seconds) {
+  return fmt::format("{},{:.8f},{},{:.4f}\n", step, train_ll,
+                     std::isnan(test_ll) ? "" : fmt::format("{:.8f}", test_ll), seconds);
+}
+
+torch::optim::AdamOptions adam_options(const config::TrainConfig& t) {
+  return torch::optim::AdamOptions(t.lr).betas({t.beta1, t.beta2}).eps(t.eps);
+}
+
+}  // namespace
+
+GmmSummary train_gmm(const TrainRequest& request) {
+  std::ostream& log = request.log != nullptr ? *request.log : std::cerr;
+  const config::ExperimentConfig cfg = request.config;
+  if (cfg.model.type != "gmm") {
+    throw std::invalid_argument("train_gmm(): expected model.type gmm, got " + cfg.model.type);
+  }
+  const bool em = cfg.model.fit == "em";
+  if (request.resume && em) {
+    throw std::invalid_argument("--resume " + request.run_dir +
+                                ": a model.fit: em run is short and deterministic and keeps no intermediate "
+                                "checkpoints; run it again (model.fit: gradient runs can be resumed)");
+  }
+  check_run_dir(request);
+
+  const auto threads = runtime::configure_threads(cfg.threads, cfg.torch_threads, cfg.blas_threads);
+  const torch::Device device = runtime::resolve_device(cfg.device);
+  torch::manual_seed(static_cast<uint64_t>(cfg.train.seed));
+
+  const auto dataset = data::load_vector_dataset(cfg.data, device, cfg.train.seed);
+  const auto& train_x = dataset.train;
+  const auto& test_x = dataset.test;
+  auto model = std::dynamic_pointer_cast<GaussianMixture>(make_model(cfg.model, dataset.dim()));
+  model->to(device);
+  if (train_x.size(0) < model->latent_dim()) {
+    throw std::invalid_argument(fmt::format(
+        "model.components: {} components but only {} training points ({}): a mixture needs at least as many "
+        "points as components",
+        model->latent_dim(), train_x.size(0), dataset.description));
+  }
+
+  const fs::path run_dir(request.run_dir);
+  const fs::path checkpoint_dir = run_dir / "checkpoints";
+  fs::create_directories(checkpoint_dir);
+  const std::string config_yaml = config::to_yaml(cfg);
+  util::write_file_atomic((run_dir / "config.yaml").string(), config_yaml);
+  if (dataset.pca) {
+    data::save_pca((run_dir / "pca.pt").string(), *dataset.pca);
+  } else {
+    fs::remove(run_dir / "pca.pt");  // from an overwritten run
+  }
+
+  torch::optim::Adam optimizer(model->parameters(), adam_options(cfg.train));
+  CheckpointState state;
+  state.metrics_csv = std::string(kGmmMetricsHeader) + "\n";
+  if (request.resume) {
+    state = load_checkpoint((checkpoint_dir / "last.pt").string(), *model, &optimizer);
+    for (auto& [key, param_state] : optimizer.state()) {
+      auto& adam = static_cast<torch::optim::AdamParamState&>(*param_state);
+      adam.exp_avg(adam.exp_avg().to(device));
+      adam.exp_avg_sq(adam.exp_avg_sq().to(device));
+    }
+    log << fmt::format("resuming {} after epoch {}\n", request.run_dir, state.epoch);
+  }
+  state.config_yaml = config_yaml;
+  state.data_shape = {dataset.dim()};
+  util::write_file_atomic((run_dir / "metrics.csv").string(), state.metrics_csv);
+
+  const bool talk = parse_progress_mode(cfg.output.progress) != ProgressMode::kNone;
+  log << fmt::format(
+      "fitting {}: {} components, {} covariances, by {} ({} torch + {} BLAS threads, {}) on {}: "
+      "{} train / {} test points of dimension {}\n",
+      cfg.name, model->latent_dim(), cfg.model.covariance, em ? "EM" : "gradient ascent",
+      threads.torch_threads, threads.blas_threads, device.str(), dataset.description, train_x.size(0),
+      test_x.size(0), dataset.dim());
+
+  GmmSummary summary;
+  summary.fit = cfg.model.fit;
+  const auto fit_start = Clock::now();
+  double evaluation_seconds = 0;  // spent on metrics inside the fit loop, taken out of fit_seconds
+  const GmmInit init = parse_gmm_init(cfg.model.init);
+  if (em) {
+    EmOptions options;
+    options.max_steps = cfg.model.em_max_steps;
+    options.tol = cfg.model.em_tol;
+    // n_init fits from seeds seed, seed + 1, ...; the one with the highest training log-likelihood
+    // is kept, with its metrics rows.
+    EmResult best;
+    std::string best_rows;
+    std::vector<torch::Tensor> best_parameters;
+    for (int64_t restart = 0; restart < cfg.model.n_init; ++restart) {
+      const auto init_start = Clock::now();
+      initialize_gmm(*model, train_x, init, static_cast<uint64_t>(cfg.train.seed + restart));
+      summary.init_seconds += seconds_since(init_start);
+      const std::string prefix =
+          cfg.model.n_init > 1 ? fmt::format("restart {}/{}: ", restart + 1, cfg.model.n_init) : "";
+      std::string rows;
+      const auto result = fit_em(*model, train_x, options, [&](const EmStep& step) {
+        const auto start = Clock::now();
+        const double test_ll = evaluate(*model, test_x).first;
+        rows += metrics_row(step.step, step.mean_log_likelihood, test_ll,
+                            seconds_since(fit_start) - evaluation_seconds);
+        if (talk) {
+          log << fmt::format("{}EM step {:>4}  train log-lik {:10.5f} ({:+.2e})  test {:10.5f}\n", prefix,
+                             step.step, step.mean_log_likelihood, step.improvement, test_ll);
+        }
+        evaluation_seconds += seconds_since(start);
+      });
+      if (talk) {
+        log << fmt::format("{}EM {} after {} steps: train log-lik {:.5f}\n", prefix,
+                           result.converged ? "converged" : "stopped (em_max_steps)", result.steps,
+                           result.mean_log_likelihood);
+      }
+      summary.restart_log_likelihoods.push_back(result.mean_log_likelihood);
+      if (restart == 0 || result.mean_log_likelihood > best.mean_log_likelihood) {
+        best = result;
+        best_rows = rows;
+        summary.best_restart = restart + 1;
+        best_parameters.clear();
+        for (const auto& p : model->parameters()) best_parameters.push_back(p.detach().clone());
+      }
+    }
+    {
+      torch::NoGradGuard no_grad;
+      const auto parameters = model->parameters();
+      for (size_t i = 0; i < parameters.size(); ++i) parameters[i].copy_(best_parameters[i]);
+    }
+    summary.fit_seconds = seconds_since(fit_start) - evaluation_seconds;
+    summary.steps = best.steps;
+    summary.converged = best.converged;
+    state.metrics_csv += best_rows;
+    state.epoch = best.steps;
+    state.best_epoch = best.steps;
+    state.best_value = best.mean_log_likelihood;
+    save_checkpoint((checkpoint_dir / "last.pt").string(), *model, nullptr, state);
+    save_checkpoint((checkpoint_dir / "best.pt").string(), *model, nullptr, state);
+    util::write_file_atomic((run_dir / "metrics.csv").string(), state.metrics_csv);
+  } else {
+    if (!request.resume) {
+      initialize_gmm(*model, train_x, init, static_cast<uint64_t>(cfg.train.seed));
+      summary.init_seconds = seconds_since(fit_start);
+    }
+    const Objective objective = make_objective(cfg.model);
+    const int64_t n_train = train_x.size(0);
+    const int64_t batch_size = std::min(cfg.train.batch_size, n_train);
+    double train_seconds = summary.init_seconds;
+    for (int64_t epoch = state.epoch; epoch < cfg.train.epochs; ++epoch) {
+      const double lr = learning_rate(cfg.train, epoch);
+      for (auto& group : optimizer.param_groups())
+        static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
+      const auto start = Clock::now();
+      const auto batches = data::epoch_batches(n_train, batch_size, cfg.train.seed, epoch, true, device);
+      for (size_t step = 0; step < batches.size(); ++step) {
+        optimizer.zero_grad();
+        const ObjectiveResult result = objective(*model, train_x.index_select(0, batches[step]));
+        const double loss = result.loss.item<double>();
+        if (!std::isfinite(loss)) {
+          throw TrainingError(fmt::format(
+              "non-finite loss ({}) at epoch {}, step {} of {}; {} still holds epoch {}", loss, epoch + 1,
+              step + 1, batches.size(), (checkpoint_dir / "last.pt").string(), state.epoch));
+        }
+        result.backward();
+        if (cfg.train.grad_clip > 0)
+          torch::nn::utils::clip_grad_norm_(model->parameters(), cfg.train.grad_clip);
+        optimizer.step();
+      }
+      train_seconds += seconds_since(start);
+      const double train_ll = evaluate(*model, train_x).first;
+      const double test_ll = evaluate(*model, test_x).first;
+      state.epoch = epoch + 1;
+      state.metrics_csv += metrics_row(epoch + 1, train_ll, test_ll, train_seconds);
+      const bool improved = train_ll > state.best_value;
+      if (improved) {
+        state.best_value = train_ll;
+        state.best_epoch = epoch + 1;
+      }
+      save_checkpoint((checkpoint_dir / "last.pt").string(), *model, &optimizer, state);
+      if (improved) save_checkpoint((checkpoint_dir / "best.pt").string(), *model, &optimizer, state);
+      util::write_file_atomic((run_dir / "metrics.csv").string(), state.metrics_csv);
+      if (talk) {
+        log << fmt::format("epoch {:>4}/{}  train log-lik {:10.5f}  test {:10.5f}  {:6.2f} s{}\n", epoch + 1,
+                           cfg.train.epochs, train_ll, test_ll, train_seconds, improved ? "  *best" : "");
+      }
+    }
+    summary.steps = state.epoch;
+    summary.fit_seconds = train_seconds;
+    load_checkpoint((checkpoint_dir / "best.pt").string(), *model, nullptr);
+  }
+
+  const auto [train_ll, train_se] = evaluate(*model, train_x);
+  (void)train_se;
+  const auto [test_ll, test_se] = evaluate(*model, test_x);
+  summary.train_log_likelihood = train_ll;
+  summary.test_log_likelihood = test_ll;
+  summary.test_std_error = test_se;
+  summary.bic = bic(*model, train_x);
+  summary.n_parameters = model->num_free_parameters();
+  summary.n_train = train_x.size(0);
+  summary.n_test = test_x.size(0);
+  summary.dim = dataset.dim();
+
+  auto json = util::Json::object();
+  json.set("name", cfg.name)
+      .set("model", "gmm")
+      .set("fit", summary.fit)
+      .set("components", model->latent_dim())
+      .set("covariance", cfg.model.covariance)
+      .set("reg_covar", cfg.model.reg_covar)
+      .set("data", dataset.description)
+      .set("dim", summary.dim)
+      .set("n_train", summary.n_train)
+      .set("n_test", summary.n_test)
+      .set(em ? "em_steps" : "epochs", summary.steps);
+  if (em) {
+    auto restarts = util::Json::array();
+    for (double ll : summary.restart_log_likelihoods) restarts.push(ll);
+    json.set("converged", summary.converged)
+        .set("n_init", static_cast<int64_t>(summary.restart_log_likelihoods.size()))
+        .set("best_restart", summary.best_restart)
+        .set("restart_train_log_likelihoods", restarts);
+  }
+  json.set("train_log_likelihood", summary.train_log_likelihood)
+      .set("test_log_likelihood", summary.test_log_likelihood)
+      .set("test_log_likelihood_std_error", summary.test_std_error)
+      .set("bic", summary.bic)
+      .set("n_parameters", summary.n_parameters)
+      .set("init_seconds", summary.init_seconds)
+      .set("fit_seconds", summary.fit_seconds)
+      .set("device", device.str())
+      .set("torch_threads", threads.torch_threads)
+      .set("blas_threads", threads.blas_threads);
+  util::write_file_atomic((run_dir / "summary.json").string(), json.dump());
+  log << fmt::format(
+      "train log-lik {:.5f}, test log-lik {:.5f} ± {:.5f} nats per point; BIC {:.2f}; {} {}; fit {:.3f} s; "
+      "wrote {}\n",
+      summary.train_log_likelihood, summary.test_log_likelihood, summary.test_std_error, summary.bic,
+      summary.steps, em ? "EM steps" : "epochs", summary.fit_seconds, (run_dir / "summary.json").string());
+  return summary;
+}
+
+}  // namespace lvm::train

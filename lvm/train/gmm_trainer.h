@@ -1,0 +1,42 @@
+#pragma once
+// Fits a Gaussian mixture (model.type: gmm) from an experiment config into a run directory, with
+// the same layout as the VAE trainer:
+//   config.yaml                  the resolved config
+//   metrics.csv                  one row per EM step or epoch (kGmmMetricsHeader)
+//   checkpoints/{last,best}.pt   best: highest training log-likelihood (for EM, the last step)
+//   summary.json                 train / test mean log-likelihood, BIC, steps, time
+//   pca.pt                       the projection, when data.pca_dim > 0 (lvm/data/pca.h)
+// model.fit: em runs initialisation then EM until em_tol or em_max_steps, model.n_init times from
+// seeds train.seed, train.seed + 1, ..., keeping the fit with the highest training log-likelihood
+// (not resumable: it is short and deterministic; run it again); gradient runs Adam on the exact
+// log-likelihood for train.epochs epochs through the same Objective interface as the VAE (resumable).
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "lvm/train/trainer.h"
+
+namespace lvm::train {
+
+struct GmmSummary {
+  std::string fit;                              // em | gradient
+  int64_t steps = 0;                            // EM steps, or epochs
+  bool converged = false;                       // EM: stopped on em_tol
+  std::vector<double> restart_log_likelihoods;  // EM: final train log-likelihood of each of n_init fits
+  int64_t best_restart = 0;                     // EM: the fit kept (1-based)
+  double train_log_likelihood = 0;              // mean log p(x) over the training points, nats
+  double test_log_likelihood = 0;               // NaN when the test split is empty
+  double test_std_error = 0;
+  double bic = 0;  // on the training points (lower is better)
+  int64_t n_parameters = 0, n_train = 0, n_test = 0, dim = 0;
+  double init_seconds = 0;  // initialisation (k-means++ and Lloyd, or random)
+  double fit_seconds = 0;   // initialisation + EM steps or epochs, without evaluation and file writes
+};
+
+/// The metrics.csv header of a GMM run (without newline).
+extern const char* const kGmmMetricsHeader;
+
+GmmSummary train_gmm(const TrainRequest& request);
+
+}  // namespace lvm::train

@@ -1,0 +1,206 @@
+// The Gaussian-mixture trainer: the run directory it writes, EM and gradient fits, resuming, and
+// its errors.
+
+#include "lvm/train/gmm_trainer.h"
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <sstream>
+
+#include "lvm/data/csv.h"
+#include "lvm/data/pca.h"
+#include "lvm/data/vector_dataset.h"
+#include "lvm/models/gaussian_mixture.h"
+#include "lvm/models/gmm_em.h"
+#include "lvm/train/run_dir.h"
+#include "tests/testing.h"
+
+namespace lvm::train {
+namespace {
+
+config::ExperimentConfig ring_config() {
+  config::ExperimentConfig c;
+  c.name = "ring";
+  c.device = "cpu";
+  c.threads = 1;
+  c.model.type = "gmm";
+  c.model.objective = "exact";
+  c.model.components = 8;
+  c.model.em_tol = 1e-6;
+  c.model.em_max_steps = 300;
+  c.data.dataset = "synthetic";
+  c.data.synthetic = "ring";
+  c.data.n_train = 800;
+  c.data.n_test = 400;
+  c.train.seed = 3;
+  c.train.batch_size = 200;
+  c.train.lr = 0.03;
+  c.output.progress = "none";
+  return c;
+}
+
+GmmSummary run(const config::ExperimentConfig& c, const std::string& dir, bool resume = false) {
+  std::ostringstream log;
+  TrainRequest request{c, dir, resume, false, &log};
+  return train_gmm(request);
+}
+
+std::vector<std::vector<std::string>> csv_cells(const std::string& text) {
+  std::vector<std::vector<std::string>> rows;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    std::vector<std::string> cells;
+    std::istringstream parts(line);
+    for (std::string cell; std::getline(parts, cell, ',');) cells.push_back(cell);
+    rows.push_back(cells);
+  }
+  return rows;
+}
+
+TEST(GmmTrainer, EmRunWritesTheRunDirectory) {
+  testing::TempDir dir;
+  const auto c = ring_config();
+  const auto summary = run(c, dir.file("run"));
+  EXPECT_EQ(summary.fit, "em");
+  EXPECT_TRUE(summary.converged);
+  EXPECT_GT(summary.steps, 0);
+  EXPECT_EQ(summary.n_train, 800);
+  EXPECT_EQ(summary.n_test, 400);
+  EXPECT_EQ(summary.n_parameters, 7 + 16 + 24);
+  // The true ring's expected log-density: −log 8 − log(2π·0.01) − 1 (the last from E|e|²/2σ² = 1).
+  // The fit on 800 points lands within a few standard errors (≈ 0.035) plus its overfitting.
+  EXPECT_NEAR(summary.train_log_likelihood, -std::log(8.0) - std::log(2 * M_PI * 0.01) - 1, 0.15);
+  EXPECT_NEAR(summary.test_log_likelihood, summary.train_log_likelihood, 0.2);
+
+  const auto rows = csv_cells(testing::read_file(dir.file("run/metrics.csv")));
+  ASSERT_EQ(static_cast<int64_t>(rows.size()), summary.steps + 1);
+  EXPECT_EQ(rows[0],
+            (std::vector<std::string>{"step", "train_log_likelihood", "test_log_likelihood", "seconds"}));
+  for (size_t i = 2; i < rows.size(); ++i) EXPECT_GE(std::stod(rows[i][1]), std::stod(rows[i - 1][1]) - 1e-8);
+
+  const auto json = testing::read_file(dir.file("run/summary.json"));
+  for (const char* key :
+       {"\"model\": \"gmm\"", "\"fit\": \"em\"", "\"em_steps\"", "\"converged\": true",
+        "\"train_log_likelihood\"", "\"test_log_likelihood\"", "\"bic\"", "\"fit_seconds\""}) {
+    EXPECT_NE(json.find(key), std::string::npos) << key << " in " << json;
+  }
+  EXPECT_EQ(config::parse_config(testing::read_file(dir.file("run/config.yaml")), "config.yaml"), c);
+
+  // The saved model reproduces the summary's numbers.
+  auto loaded = load_run(dir.file("run"));
+  EXPECT_EQ(loaded.data_dim, 2);
+  EXPECT_EQ(loaded.state.epoch, summary.steps);
+  auto& gmm = dynamic_cast<GaussianMixture&>(*loaded.model);
+  const auto data = data::load_vector_dataset(c.data, torch::kCPU, c.train.seed);
+  EXPECT_NEAR(mean_log_likelihood(gmm, data.train), summary.train_log_likelihood, 1e-12);
+  EXPECT_NEAR(mean_log_likelihood(gmm, data.test), summary.test_log_likelihood, 1e-12);
+  EXPECT_NEAR(bic(gmm, data.train), summary.bic, 1e-9 * std::abs(summary.bic));
+}
+
+TEST(GmmTrainer, GradientFitResumesExactlyAndApproachesEm) {
+  testing::TempDir dir;
+  auto c = ring_config();
+  c.model.fit = "gradient";
+  c.train.epochs = 6;
+  const auto full = run(c, dir.file("full"));
+  EXPECT_EQ(full.steps, 6);
+  auto first = c;
+  first.train.epochs = 3;
+  run(first, dir.file("split"));
+  const auto resumed = run(c, dir.file("split"), /*resume=*/true);
+  EXPECT_EQ(resumed.train_log_likelihood, full.train_log_likelihood);
+  auto deterministic = [&](const std::string& name) {
+    auto rows = csv_cells(testing::read_file(dir.file(name + "/metrics.csv")));
+    for (auto& r : rows) r.pop_back();  // seconds
+    return rows;
+  };
+  EXPECT_EQ(deterministic("full"), deterministic("split"));
+  // From the k-means++ start, a few epochs of Adam keep improving and stay below EM's optimum.
+  const auto em = run(ring_config(), dir.file("em"));
+  const auto rows = csv_cells(testing::read_file(dir.file("full/metrics.csv")));
+  EXPECT_GT(std::stod(rows.back()[1]), std::stod(rows[1][1]));
+  EXPECT_LE(full.train_log_likelihood, em.train_log_likelihood + 1e-6);
+  EXPECT_GT(full.train_log_likelihood, em.train_log_likelihood - 0.2);
+}
+
+TEST(GmmTrainer, SeveralInitialisationsKeepTheBest) {
+  testing::TempDir dir;
+  auto c = ring_config();
+  c.model.components = 12;  // more components than modes: restarts end in different optima
+  c.model.init = "random";
+  c.model.em_tol = 1e-4;
+  const auto once = run(c, dir.file("once"));
+  c.model.n_init = 4;
+  const auto four = run(c, dir.file("four"));
+  ASSERT_EQ(four.restart_log_likelihoods.size(), 4u);
+  // The first restart is the single fit; the kept one is the best of the four.
+  EXPECT_EQ(four.restart_log_likelihoods[0], once.train_log_likelihood);
+  const double best =
+      *std::max_element(four.restart_log_likelihoods.begin(), four.restart_log_likelihoods.end());
+  EXPECT_NEAR(four.train_log_likelihood, best, 1e-12);
+  EXPECT_EQ(four.restart_log_likelihoods[static_cast<size_t>(four.best_restart - 1)], best);
+  const auto json = testing::read_file(dir.file("four/summary.json"));
+  EXPECT_NE(json.find("\"n_init\": 4"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"restart_train_log_likelihoods\": ["), std::string::npos) << json;
+  // The checkpoint holds the kept fit.
+  auto loaded = load_run(dir.file("four"));
+  const auto data = data::load_vector_dataset(c.data, torch::kCPU, c.train.seed);
+  EXPECT_NEAR(mean_log_likelihood(dynamic_cast<GaussianMixture&>(*loaded.model), data.train), best, 1e-12);
+}
+
+TEST(GmmTrainer, EmRunsAreNotResumable) {
+  testing::TempDir dir;
+  const auto c = ring_config();
+  run(c, dir.file("run"));
+  try {
+    run(c, dir.file("run"), /*resume=*/true);
+    FAIL() << "expected an error";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("a model.fit: em run is short and deterministic"), std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(GmmTrainer, FewerPointsThanComponentsIsAClearError) {
+  testing::TempDir dir;
+  data::write_csv(dir.file("three.csv"), torch::randn({3, 2}, torch::kDouble));
+  auto c = ring_config();
+  c.data.dataset = "csv";
+  c.data.path = dir.file("three.csv");
+  c.data.test_fraction = 0;
+  try {
+    run(c, dir.file("run"));
+    FAIL() << "expected an error";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("model.components: 8 components but only 3 training points"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir.file("run/checkpoints")));
+}
+
+TEST(GmmTrainer, ImagesWithPcaSaveTheProjection) {
+  testing::TempDir dir;
+  testing::write_tiny_mnist(dir.file("data"), 300, 100);
+  auto c = ring_config();
+  c.model.components = 4;
+  c.model.covariance = "diag";
+  c.data.dataset = "mnist";
+  c.data.path = dir.file("data");
+  c.data.binarize = "none";
+  c.data.validation_size = 0;
+  c.data.pca_dim = 5;
+  const auto summary = run(c, dir.file("run"));
+  EXPECT_EQ(summary.dim, 5);
+  EXPECT_TRUE(std::isfinite(summary.test_log_likelihood));
+  const auto pca = data::load_pca(dir.file("run/pca.pt"));
+  EXPECT_EQ(pca.components.sizes(), (std::vector<int64_t>{64, 5}));
+  EXPECT_EQ(load_run(dir.file("run"), "last").data_dim, 5);
+}
+
+}  // namespace
+}  // namespace lvm::train
