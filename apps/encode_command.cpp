@@ -56,6 +56,7 @@ Command add_encode_command(CLI::App& app) {
             runtime::configure_threads(0, 0);
             const auto device = runtime::resolve_device(args->device);
             const auto run = train::load_run(args->run_dir, args->checkpoint, device);
+            require_image_model(run, args->run_dir, "encode");
             const auto dataset = load_run_data(run, args->data_path, device);
             const auto& split = represent::split_by_name(dataset, args->split);
             const int64_t n = args->limit > 0 ? std::min(args->limit, split.size()) : split.size();

@@ -15,6 +15,7 @@
 #include <torch/torch.h>
 
 #include "apps/commands.h"
+#include "apps/run_inputs.h"
 #include "lvm/data/dataset.h"
 #include "lvm/estimators/estimators.h"
 #include "lvm/estimators/refine.h"
@@ -203,6 +204,7 @@ Command add_eval_command(CLI::App& app) {
         const auto progress_mode = train::parse_progress_mode(a.progress);
 
         auto run = train::load_run(a.run_dir, a.checkpoint, torch::kCPU);
+        require_image_model(run, a.run_dir, "eval");
         const auto& cfg = run.config;
         const auto threads =
             runtime::configure_threads(a.threads >= 0 ? a.threads : cfg.threads, cfg.blas_threads);

@@ -33,6 +33,18 @@ inline void check_output_path(const std::string& option, const std::string& path
   }
 }
 
+/// `lvm eval`, `sample` and `encode` read image data sets and draw images: a Gaussian mixture run
+/// (vector data) gets a UsageError that says where its results are instead of a data-shape error.
+inline void require_image_model(const train::LoadedRun& run, const std::string& run_dir,
+                                const std::string& command) {
+  if (run.config.model.type == "gmm") {
+    throw UsageError(run_dir + ": holds a Gaussian mixture (model.type gmm); lvm " + command +
+                     " works on image models only. The mixture's train and test log-likelihood and "
+                     "BIC are in " +
+                     run_dir + "/summary.json");
+  }
+}
+
 /// The run's data set, from `data_path` when given (else the path in its config.yaml).
 inline data::ImageDataset load_run_data(const train::LoadedRun& run, const std::string& data_path,
                                         torch::Device device) {

@@ -131,6 +131,7 @@ class Sampler {
     runtime::configure_threads(0, 0);
     device_ = runtime::resolve_device(args.device);
     run_ = train::load_run(args.run_dir, args.checkpoint, device_);
+    require_image_model(run_, args.run_dir, "sample");
     if (mode != Mode::kSamples && mode != Mode::kManifold) {
       dataset_ = load_run_data(run_, args.data_path, device_);
       const auto& split = represent::split_by_name(*dataset_, args.split);

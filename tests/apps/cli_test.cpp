@@ -137,6 +137,21 @@ TEST(Cli, TrainsAGaussianMixtureOnACsvFile) {
        {"config.yaml", "metrics.csv", "summary.json", "checkpoints/last.pt", "checkpoints/best.pt"})
     EXPECT_TRUE(std::filesystem::exists(dir.file("run/") + f)) << f;
 
+  // The image commands name what the run holds and where its results are.
+  for (const char* command : {"eval", "sample", "encode"}) {
+    const auto refused = run_lvm(std::string(command) + " " + dir.file("run"));
+    EXPECT_EQ(refused.exit_code, 2) << command;
+    EXPECT_NE(refused.output.find("holds a Gaussian mixture (model.type gmm); lvm " + std::string(command) +
+                                  " works on image models only"),
+              std::string::npos)
+        << refused.output;
+  }
+  const auto exported = run_lvm("export " + dir.file("run") + " --output " + dir.file("gmm.pt"));
+  EXPECT_EQ(exported.exit_code, 2);
+  EXPECT_NE(exported.output.find("no TorchScript exporter for model kind 'gmm'"), std::string::npos)
+      << exported.output;
+  EXPECT_FALSE(std::filesystem::exists(dir.file("gmm.pt")));
+
   // --resume is for gradient fits; an EM run says so.
   const auto resumed = run_lvm("train --resume " + dir.file("run"));
   EXPECT_EQ(resumed.exit_code, 2);

@@ -94,7 +94,8 @@ TEST_F(RunDirTest, NotARunIsAClearError) {
     load_run(empty.path(), "last");
     ADD_FAILURE() << "expected a CheckpointError";
   } catch (const CheckpointError& e) {
-    EXPECT_NE(std::string(e.what()).find("checkpoints/last.pt: checkpoint not found"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("checkpoints/last.pt: checkpoint not found"), std::string::npos)
+        << e.what();
   }
 }
 
