@@ -9,6 +9,7 @@
 #include "apps/commands.h"
 #include "lvm/config/config.h"
 #include "lvm/train/gmm_trainer.h"
+#include "lvm/train/stop_signal.h"
 #include "lvm/train/trainer.h"
 #include "lvm/util/json.h"
 
@@ -76,7 +77,15 @@ Command add_train_command(CLI::App& app) {
           std::cout << line.dump(0) << '\n';
           return kExitOk;
         }
-        const auto summary = train::train(request);
+        // Ctrl-C / SIGTERM: stop at the next step boundary with a checkpoint (see stop_signal.h).
+        train::install_stop_handlers();
+        train::TrainSummary summary;
+        try {
+          summary = train::train(request);
+        } catch (const train::TrainingInterrupted& e) {
+          std::cerr << "lvm train: " << e.what() << '\n';
+          return 128 + e.signal;  // the shell's convention for "ended by signal N"
+        }
         std::cout << fmt::format(
             "{{\"epochs\": {}, \"val_elbo\": {:.4f}, \"test_elbo\": {:.4f}, \"examples_per_s\": {:.1f}}}\n",
             summary.epochs, summary.val_elbo, summary.test_elbo, summary.examples_per_s);

@@ -179,6 +179,9 @@ void visit_fields(V& v, TrainConfig& c) {
   v.field("grad_clip", c.grad_clip, at_least(0));
   v.field("seed", c.seed, at_least(0));
   v.field("eval_batch_size", c.eval_batch_size, at_least(1));
+  v.choice("on_nonfinite", c.on_nonfinite, {"stop", "skip"});
+  v.field("max_skips_in_a_row", c.max_skips_in_a_row, at_least(1));
+  v.field("checkpoint_every", c.checkpoint_every, at_least(0));
 }
 
 template <typename V>

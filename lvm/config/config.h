@@ -78,6 +78,11 @@ struct TrainConfig {
   double grad_clip = 0.0;         // max global gradient norm (0: off)
   int64_t seed = 0;
   int64_t eval_batch_size = 1000;
+  // A non-finite loss or gradient: stop (name the step, keep the checkpoints as they were) or
+  // skip the batch (no optimiser step; counted in metrics.csv), stopping after this many in a row.
+  std::string on_nonfinite = "stop";  // stop | skip
+  int64_t max_skips_in_a_row = 10;
+  int64_t checkpoint_every = 0;  // also write checkpoints/last.pt every N steps (0: at epoch ends only)
 };
 
 struct OutputConfig {

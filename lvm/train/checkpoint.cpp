@@ -49,6 +49,13 @@ CheckpointState read_state(torch::serialize::InputArchive& archive, const std::s
   c10::IValue data_shape;
   if (archive.try_read("data_shape", data_shape) && data_shape.isIntList())
     state.data_shape = data_shape.toIntVector();
+  if (version >= 2) {
+    state.step = read("step").toInt();
+    state.epoch_value_sum = read("epoch_value_sum").toDouble();
+    state.epoch_examples = read("epoch_examples").toInt();
+    state.epoch_seconds = read("epoch_seconds").toDouble();
+    state.epoch_skipped = read("epoch_skipped").toInt();
+  }
   return state;
 }
 
@@ -65,6 +72,11 @@ void save_checkpoint(const std::string& path, torch::nn::Module& model, torch::o
   archive.write("metrics_csv", c10::IValue(state.metrics_csv));
   if (state.rng_state.defined()) archive.write("rng_state", c10::IValue(state.rng_state));
   if (!state.data_shape.empty()) archive.write("data_shape", c10::IValue(state.data_shape));
+  archive.write("step", c10::IValue(state.step));
+  archive.write("epoch_value_sum", c10::IValue(state.epoch_value_sum));
+  archive.write("epoch_examples", c10::IValue(state.epoch_examples));
+  archive.write("epoch_seconds", c10::IValue(state.epoch_seconds));
+  archive.write("epoch_skipped", c10::IValue(state.epoch_skipped));
   for (const auto& item : model.named_parameters())
     archive.write(tensor_key(item.key()), item.value().detach().cpu());
   for (const auto& item : model.named_buffers())

@@ -15,7 +15,8 @@
 
 namespace lvm::train {
 
-constexpr int64_t kCheckpointFormatVersion = 1;
+// 2: mid-epoch position (step, epoch_*). Version-1 files are read as epoch-boundary checkpoints.
+constexpr int64_t kCheckpointFormatVersion = 2;
 
 class CheckpointError : public std::runtime_error {
  public:
@@ -32,6 +33,13 @@ struct CheckpointState {
   // Shape of one example as the data set stores it, e.g. {1, 28, 28}; its product is the model's
   // data_dim. Empty in checkpoints written before it was recorded.
   std::vector<int64_t> data_shape;
+  // Where in epoch `epoch` + 1 a mid-epoch checkpoint (stop signal, train.checkpoint_every) was
+  // written, so that resuming replays exactly the remaining steps; all zero at an epoch boundary.
+  int64_t step = 0;            // steps of that epoch done
+  double epoch_value_sum = 0;  // sum of the per-example objective over those steps
+  int64_t epoch_examples = 0;  // examples in those steps (skipped batches excluded)
+  double epoch_seconds = 0;    // training time spent on them
+  int64_t epoch_skipped = 0;   // batches skipped for a non-finite loss or gradient
 };
 
 /// Writes model, optimiser (if given) and state to `path` atomically.

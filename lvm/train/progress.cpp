@@ -50,6 +50,11 @@ void Progress::update(int64_t done, const std::string& status) {
        << std::flush;
 }
 
+void Progress::message(const std::string& line) {
+  if (mode_ == ProgressMode::kBar) out_ << "\r\x1b[K";
+  out_ << line << '\n' << std::flush;
+}
+
 void Progress::finish(const std::string& summary) {
   if (mode_ == ProgressMode::kNone) return;
   if (mode_ == ProgressMode::kBar) out_ << "\r\x1b[K";

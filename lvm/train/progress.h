@@ -22,6 +22,8 @@ class Progress {
   void start(const std::string& label, int64_t total, const std::string& unit);
   /// `done` units so far; `status` is shown next to the bar (e.g. "loss 98.31").
   void update(int64_t done, const std::string& status = "");
+  /// A permanent line in the middle of a task (a warning): shown in every mode, even kNone.
+  void message(const std::string& line);
   /// Ends the task with one permanent line.
   void finish(const std::string& summary);
 

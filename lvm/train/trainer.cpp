@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <csignal>
 #include <filesystem>
 #include <iostream>
 #include <sstream>
@@ -18,6 +19,8 @@
 #include "lvm/train/progress.h"
 #include "lvm/train/schedule.h"
 #include "lvm/train/snapshots.h"
+#include "lvm/train/stop_signal.h"
+#include "lvm/util/fault.h"
 #include "lvm/util/files.h"
 #include "lvm/util/json.h"
 
@@ -25,7 +28,8 @@ namespace fs = std::filesystem;
 
 namespace lvm::train {
 
-const char* const kMetricsHeader = "epoch,train_elbo,val_elbo,val_kl,val_rec,seconds,examples_per_s,lr";
+const char* const kMetricsHeader =
+    "epoch,train_elbo,val_elbo,val_kl,val_rec,seconds,examples_per_s,lr,skipped_batches";
 
 namespace {
 
@@ -86,9 +90,33 @@ void check_run_dir(const TrainRequest& request) {
 namespace {
 
 std::string metrics_row(int64_t epoch, double train_elbo, const ElboSummary& val, double seconds,
-                        double examples_per_s, double lr) {
-  return fmt::format("{},{:.6f},{:.6f},{:.6f},{:.6f},{:.3f},{:.1f},{:.6g}\n", epoch, train_elbo, val.elbo,
-                     val.kl, val.rec, seconds, examples_per_s, lr);
+                        double examples_per_s, double lr, int64_t skipped) {
+  return fmt::format("{},{:.6f},{:.6f},{:.6f},{:.6f},{:.3f},{:.1f},{:.6g},{}\n", epoch, train_elbo, val.elbo,
+                     val.kl, val.rec, seconds, examples_per_s, lr, skipped);
+}
+
+// The global L2 norm of all gradients, as a 0-d tensor on the parameters' device (no host sync).
+torch::Tensor gradient_norm(const std::vector<torch::Tensor>& parameters) {
+  std::vector<torch::Tensor> norms;
+  norms.reserve(parameters.size());
+  for (const auto& p : parameters)
+    if (p.grad().defined()) norms.push_back(p.grad().norm().to(torch::kDouble));
+  if (norms.empty()) return torch::zeros({}, torch::kDouble);
+  return torch::stack(norms).norm();
+}
+
+// What made a step non-finite, for the error message: the loss, or the first parameter whose
+// gradient holds a NaN or an infinity.
+std::string nonfinite_quantity(double loss, torch::nn::Module& model) {
+  if (!std::isfinite(loss)) return fmt::format("loss ({})", loss);
+  for (const auto& item : model.named_parameters()) {
+    const auto& grad = item.value().grad();
+    if (grad.defined() && !torch::isfinite(grad).all().item<bool>()) {
+      return fmt::format("gradient of {} ({} non-finite of {} entries)", item.key(),
+                         (~torch::isfinite(grad)).sum().item<int64_t>(), grad.numel());
+    }
+  }
+  return "gradient norm";
 }
 
 }  // namespace
@@ -129,8 +157,10 @@ TrainSummary train(const TrainRequest& request) {
     state = load_checkpoint((checkpoint_dir / "last.pt").string(), *model, &optimizer);
     move_optimizer_state(optimizer, device);
     if (state.rng_state.defined()) restore_rng_state(device, state.rng_state);
-    log << fmt::format("resuming {} after epoch {} (best val ELBO {:.3f} at epoch {})\n", request.run_dir,
-                       state.epoch, state.best_value, state.best_epoch);
+    log << fmt::format(
+        "resuming {} after epoch {}{} (best val ELBO {:.3f} at epoch {})\n", request.run_dir, state.epoch,
+        state.step > 0 ? fmt::format(" and {} steps of epoch {}", state.step, state.epoch + 1) : "",
+        state.best_value, state.best_epoch);
   }
   state.config_yaml = config_yaml;
   state.data_shape = {1, dataset.height, dataset.width};
@@ -157,42 +187,99 @@ TrainSummary train(const TrainRequest& request) {
   TrainingSnapshots snapshots(cfg, dataset, request.run_dir);
   const int64_t n_train = dataset.train.size();
   const int64_t batch_size = std::min(cfg.train.batch_size, n_train);
+  const bool skip_nonfinite = cfg.train.on_nonfinite == "skip";
+  const auto parameters = model->parameters();
+  const std::string last_path = (checkpoint_dir / "last.pt").string();
   double total_seconds = 0, total_examples = 0;
+  int64_t skips_in_a_row = 0;
   for (int64_t epoch = state.epoch; epoch < cfg.train.epochs; ++epoch) {
     const double lr = learning_rate(cfg.train, epoch);
     set_learning_rate(optimizer, lr);
     model->train();
     const auto batches = data::epoch_batches(n_train, batch_size, cfg.train.seed, epoch, true, device);
+    const int64_t n_steps = static_cast<int64_t>(batches.size());
+    // A checkpoint written mid-epoch carries the epoch's running totals: resuming from it adds the
+    // remaining steps to the very same sums, so the epoch's numbers come out as without the stop.
+    torch::Tensor value_sum =
+        torch::full({}, state.epoch_value_sum, torch::TensorOptions().dtype(torch::kDouble).device(device));
+    int64_t seen = state.epoch_examples;
+    double epoch_seconds = state.epoch_seconds;
     progress.start(fmt::format("epoch {}/{}", epoch + 1, cfg.train.epochs), n_train, "ex");
-    const auto start = std::chrono::steady_clock::now();
-    torch::Tensor value_sum = torch::zeros({}, torch::TensorOptions().dtype(torch::kDouble).device(device));
-    int64_t seen = 0;
-    for (size_t step = 0; step < batches.size(); ++step) {
+    auto start = std::chrono::steady_clock::now();
+    for (int64_t step = state.step; step < n_steps; ++step) {
+      const int64_t global_step = epoch * n_steps + step + 1;
       const auto x =
           data::prepare_batch(dataset.train.images.index_select(0, batches[step]), dataset.binarization);
       optimizer.zero_grad();
       const ObjectiveResult result = objective(*model, x);
-      // One host sync per step: the price of naming the exact step a non-finite loss appears at.
-      const double loss = result.loss.item<double>();
-      if (!std::isfinite(loss)) {
-        throw TrainingError(
-            fmt::format("non-finite loss ({}) at epoch {}, step {} of {} (batch of {} examples); "
-                        "stopped without writing checkpoints: {} still holds epoch {}",
-                        loss, epoch + 1, step + 1, batches.size(), x.size(0),
-                        (checkpoint_dir / "last.pt").string(), state.epoch));
-      }
       result.backward();
-      if (cfg.train.grad_clip > 0)
-        torch::nn::utils::clip_grad_norm_(model->parameters(), cfg.train.grad_clip);
-      optimizer.step();
-      value_sum += result.value.sum().to(torch::kDouble);
-      seen += x.size(0);
+      if (util::fault_hits("nan_gradient")) parameters.front().grad().fill_(NAN);
+      // One host sync per step (loss and gradient norm together): the price of naming the exact
+      // step a non-finite value appears at, before it reaches the parameters.
+      const auto checks =
+          torch::stack({result.loss.detach().to(torch::kDouble), gradient_norm(parameters)}).cpu();
+      const double loss = checks[0].item<double>();
+      const bool finite = std::isfinite(loss) && std::isfinite(checks[1].item<double>());
+      util::crash_point("step");
+      if (!finite) {
+        const std::string what = fmt::format(
+            "non-finite {} at epoch {}, step {} of {} (global step {}, batch index {}, {} examples)",
+            nonfinite_quantity(loss, *model), epoch + 1, step + 1, n_steps, global_step, step, x.size(0));
+        if (!skip_nonfinite) {
+          throw TrainingError(
+              fmt::format("{}; stopped without writing checkpoints: {} still holds {}", what, last_path,
+                          state.step > 0 ? fmt::format("epoch {} step {}", state.epoch + 1, state.step)
+                                         : fmt::format("epoch {}", state.epoch)));
+        }
+        optimizer.zero_grad();
+        ++state.epoch_skipped;
+        if (++skips_in_a_row >= cfg.train.max_skips_in_a_row) {
+          throw TrainingError(
+              fmt::format("{}: {} batches in a row were non-finite (train.max_skips_in_a_row); "
+                          "stopped without writing checkpoints",
+                          what, skips_in_a_row));
+        }
+        progress.message(fmt::format("skipped: {} (train.on_nonfinite: skip)", what));
+      } else {
+        skips_in_a_row = 0;
+        if (cfg.train.grad_clip > 0) torch::nn::utils::clip_grad_norm_(parameters, cfg.train.grad_clip);
+        optimizer.step();
+        value_sum += result.value.sum().to(torch::kDouble);
+        seen += x.size(0);
+      }
       progress.update(seen, fmt::format("loss {:.2f}", loss));
+      if (util::fault_hits("sigint")) std::raise(SIGINT);
+
+      // Mid-epoch checkpoints: on a stop request, and every train.checkpoint_every steps. The last
+      // step of the epoch is left to the epoch-end checkpoint below.
+      const bool stopping = stop_requested() != 0;
+      const bool periodic = cfg.train.checkpoint_every > 0 && global_step % cfg.train.checkpoint_every == 0;
+      if ((stopping || periodic) && step + 1 < n_steps) {
+        const auto now = std::chrono::steady_clock::now();
+        epoch_seconds += std::chrono::duration<double>(now - start).count();
+        start = now;
+        state.step = step + 1;
+        state.epoch_value_sum = value_sum.item<double>();
+        state.epoch_examples = seen;
+        state.epoch_seconds = epoch_seconds;
+        state.rng_state = rng_state(device);
+        save_checkpoint(last_path, *model, &optimizer, state);
+        if (stopping) {
+          progress.finish(fmt::format("epoch {:>3}/{}  stopped after step {} of {}", epoch + 1,
+                                      cfg.train.epochs, step + 1, n_steps));
+          throw TrainingInterrupted(
+              fmt::format(
+                  "stopped by signal {} at epoch {}, step {} of {}; {} holds this point: continue with "
+                  "lvm train --resume {}",
+                  stop_requested(), epoch + 1, step + 1, n_steps, last_path, request.run_dir),
+              stop_requested());
+        }
+      }
     }
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    const double train_elbo = value_sum.item<double>() / static_cast<double>(seen);
-    const double examples_per_s = static_cast<double>(seen) / seconds;
-    total_seconds += seconds;
+    epoch_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const double train_elbo = seen > 0 ? value_sum.item<double>() / static_cast<double>(seen) : NAN;
+    const double examples_per_s = static_cast<double>(seen) / epoch_seconds;
+    total_seconds += epoch_seconds;
     total_examples += static_cast<double>(seen);
 
     const ElboSummary val = evaluate_elbo(*model, val_images, cfg.train.eval_batch_size);
@@ -200,10 +287,16 @@ TrainSummary train(const TrainRequest& request) {
       throw TrainingError(
           fmt::format("non-finite validation ELBO after epoch {}; stopped without writing "
                       "checkpoints: {} still holds epoch {}",
-                      epoch + 1, (checkpoint_dir / "last.pt").string(), state.epoch));
+                      epoch + 1, last_path, state.epoch));
     }
+    const int64_t skipped = state.epoch_skipped;
     state.epoch = epoch + 1;
-    state.metrics_csv += metrics_row(epoch + 1, train_elbo, val, seconds, examples_per_s, lr);
+    state.step = 0;
+    state.epoch_value_sum = 0;
+    state.epoch_examples = 0;
+    state.epoch_seconds = 0;
+    state.epoch_skipped = 0;
+    state.metrics_csv += metrics_row(epoch + 1, train_elbo, val, epoch_seconds, examples_per_s, lr, skipped);
     state.rng_state = rng_state(device);
     const bool improved = val.elbo > state.best_value;
     if (improved) {
@@ -211,13 +304,20 @@ TrainSummary train(const TrainRequest& request) {
       state.best_epoch = epoch + 1;
     }
     // last.pt first: if we are killed between the two writes, last is still the newer state.
-    save_checkpoint((checkpoint_dir / "last.pt").string(), *model, &optimizer, state);
+    save_checkpoint(last_path, *model, &optimizer, state);
     if (improved) save_checkpoint((checkpoint_dir / "best.pt").string(), *model, &optimizer, state);
     util::write_file_atomic((run_dir / "metrics.csv").string(), state.metrics_csv);
     snapshots.after_epoch(*model, epoch + 1);
     progress.finish(fmt::format(
-        "epoch {:>3}/{}  train {:9.3f}  val ELBO {:9.3f} (KL {:6.2f})  {:7.0f} ex/s  {:6.1f} s{}", epoch + 1,
-        cfg.train.epochs, train_elbo, val.elbo, val.kl, examples_per_s, seconds, improved ? "  *best" : ""));
+        "epoch {:>3}/{}  train {:9.3f}  val ELBO {:9.3f} (KL {:6.2f})  {:7.0f} ex/s  {:6.1f} s{}{}",
+        epoch + 1, cfg.train.epochs, train_elbo, val.elbo, val.kl, examples_per_s, epoch_seconds,
+        skipped > 0 ? fmt::format("  {} skipped", skipped) : "", improved ? "  *best" : ""));
+    if (stop_requested() != 0 && epoch + 1 < cfg.train.epochs) {
+      throw TrainingInterrupted(fmt::format("stopped by signal {} after epoch {}; {} holds it: continue with "
+                                            "lvm train --resume {}",
+                                            stop_requested(), epoch + 1, last_path, request.run_dir),
+                                stop_requested());
+    }
   }
 
   // Final numbers come from the best checkpoint, on the test split.

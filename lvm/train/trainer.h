@@ -21,6 +21,14 @@ class TrainingError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+/// Training stopped at a step boundary because stop_requested() (lvm/train/stop_signal.h) said
+/// so; checkpoints/last.pt holds the position it stopped at and `--resume` continues from it.
+class TrainingInterrupted : public std::runtime_error {
+ public:
+  TrainingInterrupted(const std::string& what, int signal) : std::runtime_error(what), signal(signal) {}
+  int signal;
+};
+
 struct TrainRequest {
   config::ExperimentConfig config;
   std::string run_dir;          // where the run lives (config.resolved_run_dir() by default)
@@ -37,6 +45,8 @@ struct TrainSummary {
 };
 
 /// Trains a VAE; a config with model.type gmm goes to train_gmm (lvm/train/gmm_trainer.h).
+/// Throws TrainingError on a non-finite loss or gradient (train.on_nonfinite: stop) and
+/// TrainingInterrupted when a stop is requested.
 TrainSummary train(const TrainRequest& request);
 
 /// Checks the run directory before anything is written: with resume, that it holds a checkpoint;

@@ -1,13 +1,17 @@
 #include "lvm/util/files.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+
+#include "lvm/util/fault.h"
 
 namespace lvm::util {
 namespace {
@@ -21,9 +25,29 @@ void fsync_path(const std::string& path) {
   ::close(fd);
 }
 
+// A temporary left by a process that was killed mid-write (its pid is gone) is garbage: remove it
+// so crashes do not pile up files next to `path`.
+void remove_stale_temporaries(const std::string& path) {
+  namespace fs = std::filesystem;
+  const fs::path target(path);
+  const std::string prefix = target.filename().string() + ".tmp.";
+  std::error_code ec;
+  const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.compare(0, prefix.size(), prefix) != 0) continue;
+    const std::string pid_text = name.substr(prefix.size());
+    char* end = nullptr;
+    const long pid = std::strtol(pid_text.c_str(), &end, 10);
+    if (pid_text.empty() || *end != '\0' || pid <= 0) continue;
+    if (::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) fs::remove(entry.path(), ec);
+  }
+}
+
 }  // namespace
 
 void replace_file_atomic(const std::string& path, const std::function<void(const std::string&)>& write) {
+  remove_stale_temporaries(path);
   const std::string tmp = temporary_name(path);
   try {
     write(tmp);
@@ -32,7 +56,15 @@ void replace_file_atomic(const std::string& path, const std::function<void(const
     std::filesystem::remove(tmp, ignored);
     throw;
   }
+  // Crash tests: a kill while the bytes are still going out, and one just before the rename.
+  const std::string name = std::filesystem::path(path).filename().string();
+  if (fault_hits("partial_write:" + name)) {
+    std::error_code ignored;
+    std::filesystem::resize_file(tmp, std::filesystem::file_size(tmp, ignored) / 2, ignored);
+    crash_now();
+  }
   fsync_path(tmp);
+  crash_point("before_rename:" + name);
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
     const std::string reason = std::strerror(errno);
     std::error_code ignored;

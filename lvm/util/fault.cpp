@@ -1,0 +1,66 @@
+#include "lvm/util/fault.h"
+
+#include <csignal>
+#include <cstdlib>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+
+namespace lvm::util {
+namespace {
+
+struct FaultPlan {
+  bool armed = false;
+  std::string point;
+  long long at = 0;     // arrival number that fires
+  long long count = 0;  // arrivals so far
+};
+
+std::mutex fault_mutex;
+
+FaultPlan read_plan() {
+  FaultPlan plan;
+  const char* spec = std::getenv("LVM_FAULT");
+  if (spec == nullptr || *spec == '\0') return plan;
+  const std::string text(spec);
+  const auto at = text.rfind('@');
+  char* end = nullptr;
+  const long long n = at == std::string::npos ? 0 : std::strtoll(text.c_str() + at + 1, &end, 10);
+  if (at == std::string::npos || at == 0 || end == nullptr || *end != '\0' || n < 1) {
+    throw std::invalid_argument("LVM_FAULT='" + text + "': expected <point>@<n> with n >= 1");
+  }
+  plan.armed = true;
+  plan.point = text.substr(0, at);
+  plan.at = n;
+  return plan;
+}
+
+FaultPlan& plan() {
+  static FaultPlan instance = read_plan();
+  return instance;
+}
+
+}  // namespace
+
+bool fault_hits(std::string_view point) {
+  std::lock_guard<std::mutex> lock(fault_mutex);
+  FaultPlan& p = plan();
+  if (!p.armed || point != p.point) return false;
+  return ++p.count == p.at;
+}
+
+void crash_now() {
+  std::raise(SIGKILL);
+  std::abort();  // not reached: SIGKILL cannot be caught
+}
+
+void crash_point(std::string_view point) {
+  if (fault_hits(point)) crash_now();
+}
+
+void reset_faults() {
+  std::lock_guard<std::mutex> lock(fault_mutex);
+  plan() = read_plan();
+}
+
+}  // namespace lvm::util
