@@ -303,9 +303,11 @@ TrainSummary train(const TrainRequest& request) {
       state.best_value = val.elbo;
       state.best_epoch = epoch + 1;
     }
-    // last.pt first: if we are killed between the two writes, last is still the newer state.
-    save_checkpoint(last_path, *model, &optimizer, state);
+    // best.pt before last.pt: last.pt is what --resume reads, so writing it last commits the
+    // epoch. Killed in between, the resumed run replays the epoch and writes the same best.pt
+    // again; the other order would leave a best.pt that nothing rewrites.
     if (improved) save_checkpoint((checkpoint_dir / "best.pt").string(), *model, &optimizer, state);
+    save_checkpoint(last_path, *model, &optimizer, state);
     util::write_file_atomic((run_dir / "metrics.csv").string(), state.metrics_csv);
     snapshots.after_epoch(*model, epoch + 1);
     progress.finish(fmt::format(
