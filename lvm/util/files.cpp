@@ -64,25 +64,29 @@ void replace_file_atomic(const std::string& path, const std::function<void(const
   fsync_directory(parent.empty() ? "." : parent.string());
 }
 
-void write_file_atomic(const std::string& path, const std::string& content) {
-  replace_file_atomic(path, [&](const std::string& tmp) {
-    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-    if (fd < 0) fail(path, "cannot write", errno);
-    const char* data = content.data();
-    size_t left = content.size();
-    while (left > 0) {
-      const ssize_t n = ::write(fd, data, left);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        const int err = errno;
-        ::close(fd);
-        fail(path, "write failed", err);
-      }
-      data += n;
-      left -= static_cast<size_t>(n);
+void write_whole_file(const std::string& file, const std::string& content,
+                      const std::string& name_in_errors) {
+  const std::string& name = name_in_errors.empty() ? file : name_in_errors;
+  const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+  if (fd < 0) fail(name, "cannot write", errno);
+  const char* data = content.data();
+  size_t left = content.size();
+  while (left > 0) {
+    const ssize_t n = ::write(fd, data, left);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      const int err = errno;
+      ::close(fd);
+      fail(name, "write failed", err);
     }
-    if (::close(fd) != 0) fail(path, "write failed (close)", errno);
-  });
+    data += n;
+    left -= static_cast<size_t>(n);
+  }
+  if (::close(fd) != 0) fail(name, "write failed (close)", errno);
+}
+
+void write_file_atomic(const std::string& path, const std::string& content) {
+  replace_file_atomic(path, [&](const std::string& tmp) { write_whole_file(tmp, content, path); });
 }
 
 std::string read_text_file(const std::string& path) {
