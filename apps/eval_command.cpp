@@ -19,6 +19,7 @@
 #include "lvm/data/dataset.h"
 #include "lvm/estimators/estimators.h"
 #include "lvm/estimators/refine.h"
+#include "lvm/runtime/memory.h"
 #include "lvm/runtime/runtime.h"
 #include "lvm/train/progress.h"
 #include "lvm/train/run_dir.h"
@@ -54,6 +55,7 @@ struct EvalArgs {
   std::string device;
   int64_t threads = -1;
   std::string progress = "auto";
+  int64_t max_memory_mib = 0;
 };
 
 const std::vector<std::string> kEstimatorNames = {"exact", "iwae", "prior", "elbo"};
@@ -83,6 +85,9 @@ void validate(const EvalArgs& a) {
   if (a.batch_size < 1) throw UsageError(fmt::format("--batch-size must be >= 1, got {}", a.batch_size));
   if (a.limit < 0)
     throw UsageError(fmt::format("--limit must be >= 0 (0: the whole split), got {}", a.limit));
+  if (a.max_memory_mib < 0)
+    throw UsageError(
+        fmt::format("--max-memory must be >= 0 (0: the memory available), got {}", a.max_memory_mib));
   if (a.refine < 0) throw UsageError(fmt::format("--refine must be >= 0, got {}", a.refine));
   if (!(a.refine_lr > 0)) throw UsageError(fmt::format("--refine-lr must be > 0, got {}", a.refine_lr));
   if (a.split != "test" && a.split != "validation" && a.split != "train") {
@@ -164,6 +169,48 @@ std::string per_example_csv(const Columns& columns, const torch::Tensor& labels)
   return out;
 }
 
+// Samples per chunk: --chunk, or kChunkRows / batch; either way one chunk's working set (chunk x
+// batch decoder rows of `row_bytes`) must fit the budget: --max-memory, else the memory available.
+// A chunk that cannot fit is a usage error naming the option, before any evaluation.
+int64_t choose_chunk(const EvalArgs& a, int64_t batch_size, int64_t row_bytes, torch::Device device) {
+  const std::optional<int64_t> budget =
+      a.max_memory_mib > 0
+          ? std::optional<int64_t>(std::min<int64_t>(a.max_memory_mib, int64_t{1} << 40) << 20)
+          : runtime::available_memory(device);
+  const std::string budget_text =
+      !budget ? ""
+      : a.max_memory_mib > 0
+          ? fmt::format("the {} allowed by --max-memory {}", runtime::format_bytes(*budget), a.max_memory_mib)
+          : fmt::format("the {} of memory available", runtime::format_bytes(*budget));
+  const auto need = [&](int64_t chunk) {
+    return static_cast<double>(chunk) * static_cast<double>(batch_size) * static_cast<double>(row_bytes);
+  };
+  if (a.chunk > 0) {
+    const int64_t chunk = std::min(a.chunk, a.k);
+    if (budget && need(chunk) > static_cast<double>(*budget)) {
+      throw UsageError(fmt::format(
+          "--chunk {}: one chunk of {} samples for each of {} examples needs about {} ({} x {} decoder rows "
+          "of {} B), more than {}; use a smaller --chunk or --batch-size, or leave --chunk out to pick one "
+          "that fits",
+          a.chunk, chunk, batch_size, runtime::format_bytes(need(chunk)), chunk, batch_size, row_bytes,
+          budget_text));
+    }
+    return chunk;
+  }
+  int64_t chunk = std::clamp<int64_t>(kChunkRows / batch_size, 1, a.k);
+  if (budget) {
+    const int64_t fits = *budget / std::max<int64_t>(1, batch_size * row_bytes);
+    if (fits < 1) {
+      throw UsageError(fmt::format(
+          "--batch-size {}: even one sample for each of {} examples needs about {}, more than {}; use a "
+          "smaller --batch-size",
+          a.batch_size, batch_size, runtime::format_bytes(need(1)), budget_text));
+    }
+    chunk = std::min(chunk, fits);
+  }
+  return chunk;
+}
+
 }  // namespace
 
 Command add_eval_command(CLI::App& app) {
@@ -190,6 +237,9 @@ Command add_eval_command(CLI::App& app) {
   cmd->add_option("--device", args->device, "auto | cpu | cuda | cuda:N (default: the run's device)");
   cmd->add_option("--threads", args->threads, "Total threads (default: the run's; 0: all cores)");
   cmd->add_option("--progress", args->progress, "auto | bar | lines | none (default auto)");
+  cmd->add_option("--max-memory", args->max_memory_mib,
+                  "MiB one chunk of samples may take (default 0: the memory available); a --chunk that "
+                  "does not fit is an error");
 
   return {
       cmd, [args]() {
@@ -202,9 +252,15 @@ Command add_eval_command(CLI::App& app) {
             if (!has(estimators, needed)) estimators.push_back(needed);
         }
         const auto progress_mode = train::parse_progress_mode(a.progress);
+        // Outputs are checked before the (long) evaluation, so an unwritable place fails at once.
+        if (!a.per_example.empty()) check_output_path("--per-example", a.per_example);
 
         auto run = train::load_run(a.run_dir, a.checkpoint, torch::kCPU);
         require_image_model(run, a.run_dir, "eval");
+        if (::access(a.run_dir.c_str(), W_OK) != 0) {
+          throw UsageError(fmt::format("{}/eval.json: cannot write there (run directory {} is not writable)",
+                                       a.run_dir, a.run_dir));
+        }
         const auto& cfg = run.config;
         const auto threads =
             runtime::configure_threads(a.threads >= 0 ? a.threads : cfg.threads, cfg.blas_threads);
@@ -229,8 +285,13 @@ Command add_eval_command(CLI::App& app) {
         const auto split = select_split(dataset, a.split, a.limit);
         const int64_t n = split.images.size(0);
         const int64_t batch_size = std::min(a.batch_size, n);
-        const int64_t chunk =
-            a.chunk > 0 ? std::min(a.chunk, a.k) : std::clamp<int64_t>(kChunkRows / batch_size, 1, a.k);
+        // One decoder row per sample and example (a Gaussian decoder outputs a mean and a
+        // log-variance per pixel), plus z and its log-densities.
+        const int64_t decoder_out = cfg.model.likelihood == "gaussian" ? 2 * run.data_dim : run.data_dim;
+        const int64_t row_bytes =
+            runtime::mlp_bytes_per_row(cfg.model.latent_dim, cfg.model.decoder_hidden, decoder_out) +
+            3 * cfg.model.latent_dim * static_cast<int64_t>(sizeof(float));
+        const int64_t chunk = choose_chunk(a, batch_size, row_bytes, device);
         const bool grey_bernoulli = cfg.model.likelihood == "bernoulli" && !dataset.binary;
 
         std::cerr << fmt::format(

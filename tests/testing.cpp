@@ -1,8 +1,16 @@
 #include "tests/testing.h"
 
+#include <fcntl.h>
+#include <grp.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <vector>
 
 #include <array>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -39,6 +47,81 @@ CommandResult run_lvm(const std::string& args) {
   const int status = pclose(pipe);
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return result;
+}
+
+CommandResult run_lvm(const std::string& args, const RunOptions& options) {
+  const std::string command = std::string(LVM_BINARY) + " " + args + " 2>&1";
+  int fds[2];
+  if (::pipe(fds) != 0) throw std::runtime_error("pipe failed");
+  const pid_t pid = ::fork();
+  if (pid < 0) throw std::runtime_error("fork failed");
+  if (pid == 0) {
+    // The child: only async-signal-safe calls until exec.
+    ::close(fds[0]);
+    ::dup2(fds[1], STDOUT_FILENO);
+    ::close(fds[1]);
+    if (options.file_size_limit >= 0) {
+      const rlimit limit{static_cast<rlim_t>(options.file_size_limit),
+                         static_cast<rlim_t>(options.file_size_limit)};
+      ::setrlimit(RLIMIT_FSIZE, &limit);
+      ::signal(SIGXFSZ, SIG_IGN);  // inherited through exec: write() then fails with EFBIG
+    }
+    if (options.drop_root && ::geteuid() == 0) {
+      if (::setgroups(0, nullptr) != 0 || ::setgid(65534) != 0 || ::setuid(65534) != 0) ::_exit(126);
+    }
+    ::execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ::close(fds[1]);
+  CommandResult result;
+  std::array<char, 4096> buffer{};
+  for (ssize_t n; (n = ::read(fds[0], buffer.data(), buffer.size())) != 0;) {
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    result.output.append(buffer.data(), static_cast<size_t>(n));
+  }
+  ::close(fds[0]);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return result;
+}
+
+bool running_as_root() { return ::geteuid() == 0; }
+
+std::map<std::string, std::string> read_tree(const std::string& dir) {
+  std::map<std::string, std::string> files;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
+    if (entry.is_regular_file())
+      files[std::filesystem::relative(entry.path(), dir).string()] = read_file(entry.path().string());
+  }
+  return files;
+}
+
+std::string tiny_vae_yaml(const std::string& data_dir, int64_t epochs) {
+  return "name: tiny\n"
+         "device: cpu\n"
+         "threads: 1\n"
+         "model:\n"
+         "  latent_dim: 2\n"
+         "  encoder_hidden: [16]\n"
+         "  decoder_hidden: [16]\n"
+         "data:\n"
+         "  path: " +
+         data_dir +
+         "\n"
+         "  validation_size: 100\n"
+         "train:\n"
+         "  epochs: " +
+         std::to_string(epochs) +
+         "\n"
+         "  batch_size: 50\n"
+         "output:\n"
+         "  progress: none\n"
+         "  image_every: 0\n";
 }
 
 void write_tiny_mnist(const std::string& dir, int64_t n_train, int64_t n_test, uint64_t seed) {

@@ -2,6 +2,7 @@
 // Helpers shared by the tests: scratch directories and running the lvm binary.
 
 #include <cstdint>
+#include <map>
 #include <string>
 
 namespace lvm::testing {
@@ -27,6 +28,27 @@ struct CommandResult {
 
 /// Runs the built `lvm` binary with `args` (a shell-quoted string) and captures its output.
 CommandResult run_lvm(const std::string& args);
+
+/// How run_lvm may restrict the child, to provoke I/O errors without root.
+struct RunOptions {
+  /// RLIMIT_FSIZE in bytes (-1: unchanged), with SIGXFSZ ignored, so that a write past it fails
+  /// with EFBIG as on a full disk.
+  int64_t file_size_limit = -1;
+  /// When the tests run as root (where permission bits do not stop writes), run the child as
+  /// user and group nobody (65534), so that a directory it does not own is unwritable.
+  bool drop_root = false;
+};
+CommandResult run_lvm(const std::string& args, const RunOptions& options);
+
+bool running_as_root();
+
+/// Every regular file under `dir` (recursively): path relative to `dir` -> content. Compare two
+/// of them to check that a command left a directory byte for byte as it was.
+std::map<std::string, std::string> read_tree(const std::string& dir);
+
+/// A tiny VAE config (8x8 images from write_tiny_mnist in `data_dir`, 2-D latent, [16] hidden,
+/// CPU, one thread, no progress output): trains in about a second.
+std::string tiny_vae_yaml(const std::string& data_dir, int64_t epochs = 2);
 
 /// Writes an MNIST-style data set (the four IDX files) to `dir`: 8x8 images drawn from a few
 /// prototype patterns with pixel noise, so that a small model has something to learn.

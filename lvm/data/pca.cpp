@@ -1,6 +1,7 @@
 #include "lvm/data/pca.h"
 
 #include <filesystem>
+#include <sstream>
 #include <stdexcept>
 
 #include <fmt/format.h>
@@ -49,7 +50,10 @@ void save_pca(const std::string& path, const Pca& pca) {
   archive.write("mean", pca.mean.cpu());
   archive.write("components", pca.components.cpu());
   archive.write("explained_variance", pca.explained_variance.cpu());
-  util::replace_file_atomic(path, [&](const std::string& tmp) { archive.save_to(tmp); });
+  // In memory first: util's writes check every return code, so a full disk cannot leave a short file.
+  std::ostringstream bytes;
+  archive.save_to(bytes);
+  util::write_file_atomic(path, bytes.str());
 }
 
 Pca load_pca(const std::string& path) {

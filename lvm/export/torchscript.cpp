@@ -309,12 +309,16 @@ void save_module(LatentVariableModel& model, const ExportMetadata& metadata, con
 
   auto spec = kind_export(model);
   auto module = build(model, metadata, spec);
+  // Serialised in memory and written by util, which checks every write (a full disk must fail the
+  // export, not leave a short file behind).
+  std::ostringstream bytes;
+  try {
+    module.save(bytes);
+  } catch (const c10::Error& e) {
+    throw util::IoError(path + ": cannot write the TorchScript module: " + e.what_without_backtrace());
+  }
   util::replace_file_atomic(path, [&](const std::string& tmp) {
-    try {
-      module.save(tmp);
-    } catch (const c10::Error& e) {
-      throw util::IoError(path + ": cannot write the TorchScript module: " + e.what_without_backtrace());
-    }
+    util::write_whole_file(tmp, bytes.str(), path);
     auto reloaded = torch::jit::load(tmp, model.parameters().front().device());
     try {
       spec.verify(reloaded);

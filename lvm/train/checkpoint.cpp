@@ -1,6 +1,7 @@
 #include "lvm/train/checkpoint.h"
 
 #include <filesystem>
+#include <sstream>
 
 #include <torch/serialize.h>
 #include <torch/torch.h>
@@ -86,13 +87,15 @@ void save_checkpoint(const std::string& path, torch::nn::Module& model, torch::o
     optimizer->save(optimizer_archive);
     archive.write("optimizer", optimizer_archive);
   }
-  util::replace_file_atomic(path, [&](const std::string& tmp) {
-    try {
-      archive.save_to(tmp);
-    } catch (const c10::Error& e) {
-      throw CheckpointError(path + ": cannot write checkpoint: " + e.what_without_backtrace());
-    }
-  });
+  // Serialised in memory and written by util, which checks every write, fsync and rename (a full
+  // disk must not leave a short file in place of the last good checkpoint).
+  std::ostringstream bytes;
+  try {
+    archive.save_to(bytes);
+  } catch (const c10::Error& e) {
+    throw CheckpointError(path + ": cannot write checkpoint: " + e.what_without_backtrace());
+  }
+  util::write_file_atomic(path, bytes.str());
 }
 
 CheckpointState read_checkpoint_state(const std::string& path) {

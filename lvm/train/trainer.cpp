@@ -16,6 +16,7 @@
 #include "lvm/runtime/runtime.h"
 #include "lvm/train/checkpoint.h"
 #include "lvm/train/evaluate.h"
+#include "lvm/train/memory_check.h"
 #include "lvm/train/progress.h"
 #include "lvm/train/schedule.h"
 #include "lvm/train/snapshots.h"
@@ -141,6 +142,7 @@ TrainSummary train(const TrainRequest& request) {
         "model.likelihood: a Bernoulli likelihood on grey-level images is a cross-entropy, not a likelihood; "
         "set data.binarize to dynamic or static, or data.bernoulli_on_grey: true to accept it");
   }
+  check_training_memory(cfg, dataset.dim(), device);
   auto model = make_model(cfg.model, dataset.dim());
   model->to(device);
   const Objective objective = make_objective(cfg.model);

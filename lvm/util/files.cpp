@@ -18,8 +18,27 @@ namespace {
 
 std::string temporary_name(const std::string& path) { return path + ".tmp." + std::to_string(::getpid()); }
 
-void fsync_path(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY);
+[[noreturn]] void fail(const std::string& path, const std::string& what, int err) {
+  throw IoError(path + ": " + what + ": " + std::strerror(err));
+}
+
+// Flushes a written file to disk. A full disk or a quota can surface only here (delayed
+// allocation), so its failure is an error like a failed write.
+void fsync_file(const std::string& path, const std::string& target) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) fail(target, "cannot reopen the temporary file to flush it", errno);
+  if (::fsync(fd) != 0) {
+    const int err = errno;
+    ::close(fd);
+    fail(target, "cannot flush to disk (fsync)", err);
+  }
+  if (::close(fd) != 0) fail(target, "cannot flush to disk (close)", errno);
+}
+
+// Makes a rename durable. Best effort: some file systems refuse fsync on a directory (EINVAL),
+// and the file itself is complete by then.
+void fsync_directory(const std::string& dir) {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return;
   ::fsync(fd);
   ::close(fd);
@@ -49,11 +68,15 @@ void remove_stale_temporaries(const std::string& path) {
 void replace_file_atomic(const std::string& path, const std::function<void(const std::string&)>& write) {
   remove_stale_temporaries(path);
   const std::string tmp = temporary_name(path);
-  try {
-    write(tmp);
-  } catch (...) {
+  const auto discard = [&] {
     std::error_code ignored;
     std::filesystem::remove(tmp, ignored);
+  };
+  try {
+    write(tmp);
+    fsync_file(tmp, path);
+  } catch (...) {
+    discard();
     throw;
   }
   // Crash tests: a kill while the bytes are still going out, and one just before the rename.
@@ -63,27 +86,39 @@ void replace_file_atomic(const std::string& path, const std::function<void(const
     std::filesystem::resize_file(tmp, std::filesystem::file_size(tmp, ignored) / 2, ignored);
     crash_now();
   }
-  fsync_path(tmp);
   crash_point("before_rename:" + name);
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    const std::string reason = std::strerror(errno);
-    std::error_code ignored;
-    std::filesystem::remove(tmp, ignored);
-    throw IoError(path + ": cannot replace file: " + reason);
+    const int err = errno;
+    discard();
+    fail(path, "cannot replace file", err);
   }
-  // Make the rename itself durable.
   const auto parent = std::filesystem::path(path).parent_path();
-  fsync_path(parent.empty() ? "." : parent.string());
+  fsync_directory(parent.empty() ? "." : parent.string());
+}
+
+void write_whole_file(const std::string& file, const std::string& content,
+                      const std::string& name_in_errors) {
+  const std::string& name = name_in_errors.empty() ? file : name_in_errors;
+  const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+  if (fd < 0) fail(name, "cannot write", errno);
+  const char* data = content.data();
+  size_t left = content.size();
+  while (left > 0) {
+    const ssize_t n = ::write(fd, data, left);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      const int err = errno;
+      ::close(fd);
+      fail(name, "write failed", err);
+    }
+    data += n;
+    left -= static_cast<size_t>(n);
+  }
+  if (::close(fd) != 0) fail(name, "write failed (close)", errno);
 }
 
 void write_file_atomic(const std::string& path, const std::string& content) {
-  replace_file_atomic(path, [&](const std::string& tmp) {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw IoError(path + ": cannot write: " + std::strerror(errno));
-    out << content;
-    out.flush();
-    if (!out) throw IoError(path + ": write failed: " + std::strerror(errno));
-  });
+  replace_file_atomic(path, [&](const std::string& tmp) { write_whole_file(tmp, content, path); });
 }
 
 std::string read_text_file(const std::string& path) {

@@ -21,6 +21,12 @@ void write_file_atomic(const std::string& path, const std::string& content);
 /// failure the temporary file is removed and `path` is untouched.
 void replace_file_atomic(const std::string& path, const std::function<void(const std::string&)>& write);
 
+/// Writes `content` to `file` in place (no rename), checking every write and the close; errors
+/// name `name_in_errors` (default: `file`). For the callback of replace_file_atomic, where `file` is
+/// the temporary and the message should name the target.
+void write_whole_file(const std::string& file, const std::string& content,
+                      const std::string& name_in_errors = "");
+
 /// Reads a whole file. Throws IoError naming the path when it cannot.
 std::string read_text_file(const std::string& path);
 

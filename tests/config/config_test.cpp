@@ -203,6 +203,51 @@ TEST(ConfigErrors, OutOfRange) {
   EXPECT_EQ(parse_error("blas_threads: -4\n"), "x.yaml:1: blas_threads: expected an integer >= 0, got -4");
 }
 
+TEST(ConfigErrors, EverySizeKeyRefusesZeroAndNegativeValues) {
+  // Sizes and counts that must be positive, then those where 0 means "off" or "all".
+  const std::vector<std::pair<std::string, std::string>> positive = {
+      {"model", "latent_dim"},     {"model", "k"},          {"model", "components"},
+      {"model", "em_max_steps"},   {"model", "n_init"},     {"data", "n_train"},
+      {"train", "epochs"},         {"train", "batch_size"}, {"train", "step_size"},
+      {"train", "eval_batch_size"}};
+  for (const auto& [section, key] : positive) {
+    for (const char* value : {"0", "-3"}) {
+      EXPECT_EQ(parse_error(section + ":\n  " + key + ": " + value + "\n"),
+                "x.yaml:2: " + section + "." + key + ": expected an integer >= 1, got " + value);
+    }
+  }
+  const std::vector<std::pair<std::string, std::string>> non_negative = {
+      {"data", "validation_size"}, {"data", "train_limit"},   {"data", "test_limit"}, {"data", "n_test"},
+      {"data", "pca_dim"},         {"output", "image_every"}, {"", "threads"},        {"", "torch_threads"},
+      {"", "blas_threads"}};
+  for (const auto& [section, key] : non_negative) {
+    const std::string path = section.empty() ? key : section + "." + key;
+    const std::string yaml = section.empty() ? key + ": -1\n" : section + ":\n  " + key + ": -1\n";
+    EXPECT_EQ(parse_error(yaml), "x.yaml:" + std::string(section.empty() ? "1" : "2") + ": " + path +
+                                     ": expected an integer >= 0, got -1");
+  }
+  for (const char* key : {"encoder_hidden", "decoder_hidden"}) {
+    EXPECT_EQ(parse_error(std::string("model:\n  ") + key + ": [0]\n"),
+              std::string("x.yaml:2: model.") + key + "[0]: expected an integer >= 1, got 0");
+    EXPECT_EQ(parse_error(std::string("model:\n  ") + key + ": [16, -8]\n"),
+              std::string("x.yaml:2: model.") + key + "[1]: expected an integer >= 1, got -8");
+  }
+  // The same through --set, named by the override.
+  EXPECT_EQ(parse_error("", {"model.k=0"}), "--set model.k=0: model.k: expected an integer >= 1, got 0");
+  EXPECT_EQ(parse_error("", {"train.batch_size=-1"}),
+            "--set train.batch_size=-1: train.batch_size: expected an integer >= 1, got -1");
+}
+
+TEST(ConfigErrors, UnknownModelLikelihoodAndDevice) {
+  EXPECT_EQ(parse_error("model:\n  type: flow\n"),
+            "x.yaml:2: model.type: expected one of vae|gmm, got 'flow'");
+  EXPECT_EQ(parse_error("model:\n  likelihood: poisson\n"),
+            "x.yaml:2: model.likelihood: expected one of bernoulli|gaussian, got 'poisson'");
+  EXPECT_EQ(parse_error("device: tpu\n"),
+            "x.yaml:1: device: expected auto, cpu, cuda or cuda:N (N a device index), got 'tpu'");
+  EXPECT_EQ(parse_error("model:\n  k: two\n"), "x.yaml:2: model.k: expected an integer, got 'two'");
+}
+
 TEST(ConfigErrors, HiddenLayerSizesPointAtTheElement) {
   EXPECT_EQ(parse_error("model:\n  encoder_hidden: [400, 0]\n"),
             "x.yaml:2: model.encoder_hidden[1]: expected an integer >= 1, got 0");

@@ -314,6 +314,31 @@ TEST(IdxErrors, CorruptGzip) {
   expect_read_error(bad_crc, "corrupt gzip stream");
 }
 
+TEST(IdxErrors, EmptyFiles) {
+  TempDir dir;
+  write_file(dir.file("empty"), "");
+  expect_read_error(dir.file("empty"), "truncated header: an IDX header needs at least 4 bytes, file has 0");
+  // A valid gzip stream of nothing.
+  write_file(dir.file("empty.gz"), gzip_stored(""));
+  expect_read_error(
+      dir.file("empty.gz"),
+      "truncated header: an IDX header needs at least 4 bytes, file has 0 (after decompression)");
+  // Only the gzip magic.
+  write_file(dir.file("magic.gz"), bytes({0x1f, 0x8b}));
+  expect_read_error(dir.file("magic.gz"), "corrupt gzip stream");
+}
+
+TEST(IdxErrors, GzipCutAtEveryPartOfTheStream) {
+  // Header, inside the data, inside the CRC, inside the length: each named as a corrupt stream.
+  TempDir dir;
+  const std::string stored = gzip_stored(bytes({0, 0, 0x08, 1}) + be32(300) + std::string(300, '\x07'));
+  for (const size_t cut : {size_t{5}, size_t{12}, size_t{200}, stored.size() - 6, stored.size() - 1}) {
+    const std::string path = dir.file("cut" + std::to_string(cut) + ".gz");
+    write_file(path, stored.substr(0, cut));
+    expect_read_error(path, "corrupt gzip stream");
+  }
+}
+
 TEST(IdxErrors, MissingFileAndDirectory) {
   TempDir dir;
   expect_read_error(dir.file("nope"), "cannot open: No such file or directory");
