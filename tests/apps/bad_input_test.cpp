@@ -145,7 +145,10 @@ TEST_F(BadInput, ACheckpointFromANewerFormatIsRefused) {
     archive.save_to(run + "/checkpoints/" + name);
   }
   const auto before = read_tree(run);
-  const std::string newer = "checkpoint format version 2 is newer than this lvm understands (1); upgrade lvm";
+  const std::string newer = "checkpoint format version " +
+                            std::to_string(train::kCheckpointFormatVersion + 1) +
+                            " is newer than this lvm understands (" +
+                            std::to_string(train::kCheckpointFormatVersion) + "); upgrade lvm";
   EXPECT_EQ(contains(message_of([&] { train::load_run(run, "last", torch::kCPU); }),
                      run + "/checkpoints/last.pt: " + newer),
             "");
@@ -322,7 +325,8 @@ TEST_F(BadInput, AFullDiskLeavesThePreviousFilesIntact) {
   small_files.file_size_limit = 4096;
   const auto resumed = run_lvm("train --resume " + run + " --set train.epochs=3", small_files);
   EXPECT_EQ(resumed.exit_code, 1) << resumed.output;
-  EXPECT_EQ(contains(resumed.output, run + "/checkpoints/last.pt: write failed: File too large"), "");
+  // The epoch improves on the best, so best.pt is the first checkpoint it writes (last.pt follows).
+  EXPECT_EQ(contains(resumed.output, run + "/checkpoints/best.pt: write failed: File too large"), "");
   auto after = read_tree(run);
   // The resumed config says epochs: 3; everything else, checkpoints included, is as it was, and
   // no temporary file is left behind.
