@@ -272,9 +272,10 @@ TEST(IdxErrors, HeaderPromisingGigabytesIsTruncatedNotAllocated) {
 // Beyond 64 MiB the data is read in growing chunks rather than straight into the array.
 TEST(Idx, LargeArrayReadInChunksRoundTrips) {
   TempDir dir;
-  const std::string path = dir.file("large.gz");
-  const torch::Tensor array = (torch::arange((int64_t{1} << 26) + 5, torch::kInt64) % 251).to(torch::kUInt8);
-  write_idx(path, array, /*gzip=*/true);
+  const std::string path = dir.file("large");
+  const int64_t n = (int64_t{1} << 26) + 5;
+  const torch::Tensor array = torch::arange(251, torch::kUInt8).repeat({n / 251 + 1}).narrow(0, 0, n);
+  write_idx(path, array);
   EXPECT_TRUE(torch::equal(read_idx(path), array));
 }
 

@@ -177,13 +177,13 @@ TEST(Checkpoint, ValuesOfTheWrongTypeAreClearErrors) {
                 "' is not a real dense tensor");
   EXPECT_TRUE(torch::equal(model->parameters()[1], before));  // nothing half-loaded
 
+  // The TorchScript parser's std::runtime_error is also turned into a CheckpointError, but this
+  // fuzzer input that raised it is now caught earlier, by the CRC check.
   const std::string corrupt = std::string(LVM_SOURCE_DIR) +
                               "/tests/fuzz/regressions/checkpoint/"
                               "reject-torchscript-parse-error-1";
-  EXPECT_EQ(message_of([&] { read_checkpoint_state(corrupt); }),
-            corrupt +
-                ": not a readable checkpoint (truncated or corrupt file): expected newline but found 'eof' "
-                "here:");
+  EXPECT_NE(message_of([&] { read_checkpoint_state(corrupt); }).find("fails its CRC check"),
+            std::string::npos);
 }
 
 }  // namespace
