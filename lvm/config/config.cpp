@@ -419,12 +419,54 @@ void read(const YAML::Node& n, const Where& where, const std::string& path, bool
   fail(where, path, "expected true or false, got " + describe_node(n));
 }
 
+// Offset of the first byte that is not part of well-formed UTF-8 (no overlong forms, surrogates
+// or code points past U+10FFFF), or npos.
+size_t invalid_utf8_at(const std::string& text) {
+  const auto* s = reinterpret_cast<const unsigned char*>(text.data());
+  const size_t n = text.size();
+  for (size_t i = 0; i < n;) {
+    const unsigned c = s[i];
+    size_t length = 0;
+    unsigned low = 0x80, high = 0xBF;  // allowed range of the second byte
+    if (c < 0x80)
+      length = 1;
+    else if (c >= 0xC2 && c <= 0xDF)
+      length = 2;
+    else if (c >= 0xE0 && c <= 0xEF) {
+      length = 3;
+      if (c == 0xE0) low = 0xA0;
+      if (c == 0xED) high = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      length = 4;
+      if (c == 0xF0) low = 0x90;
+      if (c == 0xF4) high = 0x8F;
+    } else {
+      return i;
+    }
+    if (i + length > n) return i;
+    for (size_t k = 1; k < length; ++k) {
+      const unsigned b = s[i + k];
+      if (k == 1 ? (b < low || b > high) : (b < 0x80 || b > 0xBF)) return i;
+    }
+    i += length;
+  }
+  return std::string::npos;
+}
+
 void read(const YAML::Node& n, const Where& where, const std::string& path, std::string& out,
           const StringRule& rule) {
   if (!n.IsScalar()) {
     // A bare `key:` is YAML's null, not an empty string; say how to write the latter.
     const std::string hint = n.IsNull() ? " (write \"\" for an empty string)" : "";
     fail(where, path, fmt::format("expected {}, got {}{}", rule.expected, describe_node(n), hint));
+  }
+  // YAML text is UTF-8; other bytes would not survive into the run's resolved config.yaml
+  // (found by tests/fuzz/config_fuzz.cpp).
+  if (const size_t at = invalid_utf8_at(n.Scalar()); at != std::string::npos) {
+    fail(where, path,
+         fmt::format(
+             "expected UTF-8 text, got the byte 0x{:02X} at offset {} (is the file in another encoding?)",
+             static_cast<unsigned char>(n.Scalar()[at]), at));
   }
   check(n.Scalar(), rule, where, path);
   out = n.Scalar();

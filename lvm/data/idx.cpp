@@ -23,6 +23,8 @@ namespace {
 
 // A header whose data would exceed this is corrupt (MNIST's largest file holds 47 MB).
 constexpr uint64_t kMaxDataBytes = uint64_t{1} << 34;
+// Data up to this size is read straight into the array the header describes.
+constexpr uint64_t kDirectReadBytes = uint64_t{1} << 26;
 
 struct DtypeInfo {
   uint8_t code;
@@ -232,8 +234,29 @@ torch::Tensor read_idx(const std::string& path) {
     fail(path, "header declares " + std::string(dtype->name) + " [" + shape +
                    "], more than 2^34 bytes of data (corrupt header?)");
 
-  torch::Tensor array = torch::empty(sizes, torch::TensorOptions().dtype(dtype->type));
-  const size_t got_data = source.read(array.data_ptr(), bytes);
+  // The header is not trusted with memory: beyond kDirectReadBytes the data is read in chunks into
+  // a buffer that grows with what the file holds, so a few corrupt header bytes cannot make us
+  // reserve gigabytes (found by tests/fuzz/idx_fuzz.cpp).
+  const auto options = torch::TensorOptions().dtype(dtype->type);
+  torch::Tensor array;
+  size_t got_data = 0;
+  if (bytes <= kDirectReadBytes) {
+    array = torch::empty(sizes, options);
+    got_data = source.read(array.data_ptr(), bytes);
+  } else {
+    std::vector<char> buffer;
+    while (got_data < bytes) {
+      const size_t chunk = std::min<uint64_t>(bytes - got_data, kDirectReadBytes);
+      buffer.resize(got_data + chunk);
+      const size_t n = source.read(buffer.data() + got_data, chunk);
+      got_data += n;
+      if (n < chunk) break;
+    }
+    if (got_data == bytes) {
+      array = torch::empty(sizes, options);
+      std::memcpy(array.data_ptr(), buffer.data(), bytes);
+    }
+  }
   if (got_data < bytes)
     fail(path, "truncated: header promises " + std::to_string(bytes) + " bytes of data (" + dtype->name +
                    " [" + shape + "]), file has " + std::to_string(got_data) + where);

@@ -162,6 +162,24 @@ TEST(ConfigErrors, WrongTypes) {
             "x.yaml:2: model.encoder_hidden: expected a list of integers such as [200, 200], got '400'");
 }
 
+// Found by tests/fuzz/config_fuzz.cpp: a Latin-1 byte in a string came back as U+FFFD from the
+// resolved config.yaml, i.e. the run's saved config named another path than the one used.
+TEST(ConfigErrors, StringsMustBeUtf8) {
+  EXPECT_EQ(parse_error("name: caf\xe9\n"),
+            "x.yaml:1: name: expected UTF-8 text, got the byte 0xE9 at offset 3 (is the file in another "
+            "encoding?)");
+  EXPECT_EQ(parse_error("data:\n  path: \"d/\xc3\"\n"),  // a cut-off two-byte sequence
+            "x.yaml:2: data.path: expected UTF-8 text, got the byte 0xC3 at offset 2 (is the file in another "
+            "encoding?)");
+  EXPECT_EQ(override_error("data.path=\xed\xa0\x80"),  // a UTF-16 surrogate, not a character
+            "--set data.path=\xed\xa0\x80: data.path: expected UTF-8 text, got the byte 0xED at offset 0 (is "
+            "the file in another encoding?)");
+  // Well-formed multi-byte text is fine and survives the round trip through to_yaml.
+  const ExperimentConfig c = parse_config("name: caf\xc3\xa9-\xf0\x9f\x99\x82\n", "x.yaml");
+  EXPECT_EQ(c.name, "caf\xc3\xa9-\xf0\x9f\x99\x82");
+  EXPECT_EQ(parse_config(to_yaml(c), "resolved.yaml"), c);
+}
+
 TEST(ConfigErrors, BooleansAreTrueOrFalseOnly) {
   EXPECT_EQ(parse_error("data:\n  bernoulli_on_grey: yes\n"),
             "x.yaml:2: data.bernoulli_on_grey: expected true or false, got 'yes'");

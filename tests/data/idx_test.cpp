@@ -259,6 +259,26 @@ TEST(IdxErrors, TruncatedData) {
   expect_read_error(path, "file has 7");
 }
 
+// Found by tests/fuzz/idx_fuzz.cpp: a 14-byte file whose header promised 13 GB made read_idx
+// allocate the 13 GB before finding the data missing.
+TEST(IdxErrors, HeaderPromisingGigabytesIsTruncatedNotAllocated) {
+  TempDir dir;
+  const std::string path = dir.file("bad");
+  write_file(path, bytes({0, 0, 0x08, 2}) + be32(1 << 16) + be32(1 << 16) + std::string(3, 'x'));
+  expect_read_error(
+      path, "truncated: header promises 4294967296 bytes of data (uint8 [65536 x 65536]), file has 3");
+}
+
+// Beyond 64 MiB the data is read in growing chunks rather than straight into the array.
+TEST(Idx, LargeArrayReadInChunksRoundTrips) {
+  TempDir dir;
+  const std::string path = dir.file("large");
+  const int64_t n = (int64_t{1} << 26) + 5;
+  const torch::Tensor array = torch::arange(251, torch::kUInt8).repeat({n / 251 + 1}).narrow(0, 0, n);
+  write_idx(path, array);
+  EXPECT_TRUE(torch::equal(read_idx(path), array));
+}
+
 TEST(IdxErrors, TruncatedDataInsideValidGzip) {
   TempDir dir;
   const std::string path = dir.file("bad.gz");

@@ -114,5 +114,80 @@ TEST(Checkpoint, NewerFormatVersionIsRefused) {
       << message;
 }
 
+// LibTorch does not check the CRC-32s of a checkpoint's zip entries, and its TorchScript parser
+// crashed (SIGSEGV) on a corrupt one (found by tests/fuzz/checkpoint_fuzz.cpp): lvm checks them.
+TEST(Checkpoint, CorruptBytesFailTheCrcCheck) {
+  testing::TempDir dir;
+  auto model = small_vae(4);
+  save_checkpoint(dir.file("c.pt"), *model, nullptr, {});
+  std::string bytes = testing::read_file(dir.file("c.pt"));
+  // A bit of the pickled state: the entry data.pkl starts with the pickle protocol opcode 0x80 0x02.
+  const size_t at = bytes.find("\x80\x02", bytes.find("data.pkl"));
+  ASSERT_NE(at, std::string::npos);
+  bytes[at + 10] ^= 0x01;
+  testing::write_file(dir.file("flipped.pt"), bytes);
+  const auto message = message_of([&] { read_checkpoint_state(dir.file("flipped.pt")); });
+  EXPECT_EQ(
+      message.rfind(
+          dir.file("flipped.pt") + ": not a readable checkpoint (truncated or corrupt file): entry '", 0),
+      0u)
+      << message;
+  EXPECT_NE(message.find("' fails its CRC check (corrupt file)"), std::string::npos) << message;
+
+  const std::string crashed = std::string(LVM_SOURCE_DIR) +
+                              "/tests/fuzz/regressions/checkpoint/"
+                              "reject-libtorch-segv-in-type-parser";
+  EXPECT_NE(message_of([&] { read_checkpoint_state(crashed); }).find("fails its CRC check"),
+            std::string::npos);
+}
+
+// Found by tests/fuzz/checkpoint_fuzz.cpp: values of the wrong type, parameters that are not
+// real tensors and a corrupt TorchScript type description escaped as c10::Error or
+// std::runtime_error instead of a CheckpointError naming the file.
+TEST(Checkpoint, ValuesOfTheWrongTypeAreClearErrors) {
+  testing::TempDir dir;
+  auto model = small_vae(4);
+  auto write_state = [](torch::serialize::OutputArchive& archive, c10::IValue epoch) {
+    archive.write("format_version", c10::IValue(kCheckpointFormatVersion));
+    archive.write("epoch", epoch);
+    archive.write("best_value", c10::IValue(-1.0));
+    archive.write("best_epoch", c10::IValue(int64_t{0}));
+    archive.write("config_yaml", c10::IValue(std::string("name: x\n")));
+    archive.write("metrics_csv", c10::IValue(std::string("epoch\n")));
+  };
+  torch::serialize::OutputArchive string_epoch;
+  write_state(string_epoch, c10::IValue(std::string("three")));
+  string_epoch.save_to(dir.file("string_epoch.pt"));
+  EXPECT_EQ(message_of([&] { read_checkpoint_state(dir.file("string_epoch.pt")); }),
+            dir.file("string_epoch.pt") + ": corrupt checkpoint: 'epoch' is a String, not an integer");
+
+  // Every parameter present with the right shape, but one is complex.
+  torch::serialize::OutputArchive complex_weight;
+  write_state(complex_weight, c10::IValue(int64_t{1}));
+  std::string complex_name;
+  for (const auto& item : model->named_parameters()) {
+    torch::Tensor value = item.value().detach().clone();
+    if (complex_name.empty()) {
+      complex_name = item.key();
+      value = torch::complex(value, value);
+    }
+    complex_weight.write("model/" + item.key(), value);
+  }
+  complex_weight.save_to(dir.file("complex.pt"));
+  const auto before = model->parameters()[1].clone();
+  EXPECT_EQ(message_of([&] { load_checkpoint(dir.file("complex.pt"), *model, nullptr); }),
+            dir.file("complex.pt") + ": corrupt checkpoint: parameter '" + complex_name +
+                "' is not a real dense tensor");
+  EXPECT_TRUE(torch::equal(model->parameters()[1], before));  // nothing half-loaded
+
+  // The TorchScript parser's std::runtime_error is also turned into a CheckpointError, but this
+  // fuzzer input that raised it is now caught earlier, by the CRC check.
+  const std::string corrupt = std::string(LVM_SOURCE_DIR) +
+                              "/tests/fuzz/regressions/checkpoint/"
+                              "reject-torchscript-parse-error-1";
+  EXPECT_NE(message_of([&] { read_checkpoint_state(corrupt); }).find("fails its CRC check"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace lvm::train
