@@ -194,6 +194,16 @@ TrainSummary train(const TrainRequest& request) {
   const std::string last_path = (checkpoint_dir / "last.pt").string();
   double total_seconds = 0, total_examples = 0;
   int64_t skips_in_a_row = 0;
+  // For errors that stop the run: what last.pt still holds.
+  const auto checkpoint_kept = [&] {
+    if (state.step > 0)
+      return fmt::format("stopped without writing checkpoints: {} still holds epoch {} step {}", last_path,
+                         state.epoch + 1, state.step);
+    if (state.epoch > 0)
+      return fmt::format("stopped without writing checkpoints: {} still holds epoch {}", last_path,
+                         state.epoch);
+    return std::string("stopped before the first checkpoint");
+  };
   for (int64_t epoch = state.epoch; epoch < cfg.train.epochs; ++epoch) {
     const double lr = learning_rate(cfg.train, epoch);
     set_learning_rate(optimizer, lr);
@@ -228,10 +238,8 @@ TrainSummary train(const TrainRequest& request) {
             "non-finite {} at epoch {}, step {} of {} (global step {}, batch index {}, {} examples)",
             nonfinite_quantity(loss, *model), epoch + 1, step + 1, n_steps, global_step, step, x.size(0));
         if (!skip_nonfinite) {
-          throw TrainingError(
-              fmt::format("{}; stopped without writing checkpoints: {} still holds {}", what, last_path,
-                          state.step > 0 ? fmt::format("epoch {} step {}", state.epoch + 1, state.step)
-                                         : fmt::format("epoch {}", state.epoch)));
+          throw TrainingError(fmt::format("{}; {} (train.on_nonfinite: skip would skip such batches)", what,
+                                          checkpoint_kept()));
         }
         optimizer.zero_grad();
         ++state.epoch_skipped;
@@ -287,9 +295,7 @@ TrainSummary train(const TrainRequest& request) {
     const ElboSummary val = evaluate_elbo(*model, val_images, cfg.train.eval_batch_size);
     if (!std::isfinite(val.elbo)) {
       throw TrainingError(
-          fmt::format("non-finite validation ELBO after epoch {}; stopped without writing "
-                      "checkpoints: {} still holds epoch {}",
-                      epoch + 1, last_path, state.epoch));
+          fmt::format("non-finite validation ELBO after epoch {}; {}", epoch + 1, checkpoint_kept()));
     }
     const int64_t skipped = state.epoch_skipped;
     state.epoch = epoch + 1;

@@ -17,15 +17,16 @@ namespace {
 
 // A linear-Gaussian model (float32) and a point so far from its mean that log p(x) ≈ -1e4.
 struct FarPoint {
-  LinearGaussian model{torch::tensor({{0.3, 0.0}, {0.0, 0.2}, {0.1, 0.1}, {0.0, 0.0}}),
-                       torch::zeros({4}), 1.0};
+  torch::Tensor weight = torch::tensor({{0.3, 0.0}, {0.0, 0.2}, {0.1, 0.1}, {0.0, 0.0}});
+  LinearGaussian model{weight, torch::zeros({4}), 1.0};
+  LinearGaussian model64{weight.to(torch::kDouble), torch::zeros({4}, torch::kDouble), 1.0};
   torch::Tensor x = torch::full({1, 4}, 70.0);
 };
 
 TEST(ExtremeLogWeights, IwaeBoundIsFiniteAndExactAtMinus1e4) {
   FarPoint f;
   // With the exact posterior as proposal every weight equals p(x): L_k = log p(x) for any k.
-  const double exact = f.model.exact_log_marginal(f.x.to(torch::kDouble))->item<double>();
+  const double exact = f.model64.exact_log_marginal(f.x.to(torch::kDouble))->item<double>();
   ASSERT_LT(exact, -9000.0);
   for (auto gradient : {IwaeGradient::kStandard, IwaeGradient::kDreg}) {
     for (auto& p : f.model.parameters()) p.mutable_grad() = torch::Tensor();

@@ -6,6 +6,7 @@
 
 #include <csignal>
 #include <cstdlib>
+#include <filesystem>
 #include <sstream>
 
 #include "lvm/models/factory.h"
@@ -187,7 +188,9 @@ TEST_F(ReliabilityTest, ANonFiniteGradientStopsTheRunNamingStepBatchAndParameter
     EXPECT_NE(what.find("at epoch 2, step 3 of 10 (global step 13, batch index 2, 50 examples)"),
               std::string::npos)
         << what;
-    EXPECT_NE(what.find("still holds epoch 1"), std::string::npos) << what;
+    EXPECT_NE(what.find("still holds epoch 1 (train.on_nonfinite: skip would skip such batches)"),
+              std::string::npos)
+        << what;
   }
   // last and best keep the state of epoch 1, as an uninterrupted one-epoch run writes it.
   auto one_epoch = c;
@@ -197,6 +200,22 @@ TEST_F(ReliabilityTest, ANonFiniteGradientStopsTheRunNamingStepBatchAndParameter
     EXPECT_EQ(read_checkpoint_state(tmp_.file("run/") + name).epoch, 1) << name;
     expect_same_parameters(tmp_.file("run/") + name, tmp_.file("one/") + name, c);
   }
+}
+
+TEST_F(ReliabilityTest, ANonFiniteValueBeforeTheFirstCheckpointLeavesNone) {
+  const auto c = tiny_config(dir_->file("data"));
+  ScopedFault fault("nan_gradient@1");
+  try {
+    run(c, tmp_.file("run"));
+    FAIL() << "expected a TrainingError";
+  } catch (const TrainingError& e) {
+    EXPECT_NE(
+        std::string(e.what()).find("at epoch 1, step 1 of 10 (global step 1, batch index 0, 50 examples); "
+                                   "stopped before the first checkpoint"),
+        std::string::npos)
+        << e.what();
+  }
+  EXPECT_FALSE(std::filesystem::exists(tmp_.file("run/checkpoints/last.pt")));
 }
 
 TEST_F(ReliabilityTest, TheSkipPolicySkipsTheBatchAndCountsIt) {
