@@ -178,7 +178,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--lvm", default="build/lvm")
     parser.add_argument("--cases", default=",".join(CASES), help="comma-separated, from: " + ", ".join(CASES))
-    parser.add_argument("--seeds", type=int, default=3, help="initialisation seeds per case (data stay fixed)")
+    parser.add_argument("--seeds", type=int, default=3,
+                        help="initialisation seeds per case (data stay fixed); lvm gets train.seed = seed * n_init")
     parser.add_argument("--tol", type=float, default=1e-3)
     parser.add_argument("--max-steps", type=int, default=100)
     parser.add_argument("--threads", type=int, default=0, help="lvm's threads key (0: all cores)")
@@ -210,8 +211,11 @@ def main():
             x_train, x_test = np.loadtxt(train_csv, delimiter=","), np.loadtxt(test_csv, delimiter=",")
             ours, theirs = [], []
             for seed in range(args.seeds):
+                # lvm's n_init restarts use train.seed, train.seed + 1, ...: seed · n_init keeps the
+                # restarts of different seeds disjoint (as scikit-learn's random_state streams are);
+                # seed alone would share n_init - 1 restarts between neighbouring seeds.
                 summary, wall = run_lvm(args.lvm, workdir, name, train_csv, test_csv, k, covariance, args.tol,
-                                        args.max_steps, seed, args.threads, args.n_init)
+                                        args.max_steps, seed * args.n_init, args.threads, args.n_init)
                 sk = run_sklearn(x_train, x_test, k, covariance, args.tol, args.max_steps, seed, args.n_init)
                 print(f"{name:<19} {seed:>4} {'lvm':>7} {summary['train_log_likelihood']:>10.5f} "
                       f"{summary['test_log_likelihood']:>10.5f} {summary['bic']:>12.2f} {summary['em_steps']:>5} "

@@ -99,15 +99,19 @@ GmmInit parse_gmm_init(const std::string& name) {
                               "' (expected kmeans++ or random)");
 }
 
-torch::Tensor kmeans_plus_plus(const torch::Tensor& x, int64_t k, at::Generator generator) {
+torch::Tensor kmeans_plus_plus(const torch::Tensor& x, int64_t k, at::Generator generator, int64_t trials) {
   const int64_t n = x.size(0);
   if (k < 1 || n < k) {
     throw std::invalid_argument(
         fmt::format("kmeans_plus_plus: cannot choose {} centres from {} points", k, n));
   }
+  if (trials < 0) {
+    throw std::invalid_argument(
+        fmt::format("kmeans_plus_plus: trials must be >= 0 (0: 2 + ln K), got {}", trials));
+  }
   torch::NoGradGuard no_grad;
   const auto cpu_long = torch::TensorOptions().dtype(torch::kLong);
-  const int64_t trials = 2 + static_cast<int64_t>(std::log(static_cast<double>(k)));
+  if (trials == 0) trials = 2 + static_cast<int64_t>(std::log(static_cast<double>(k)));
   std::vector<int64_t> chosen = {torch::randint(n, {1}, generator, cpu_long).item<int64_t>()};
   auto closest = squared_distances(x, x.slice(0, chosen[0], chosen[0] + 1)).squeeze(1);  // [N]
   for (int64_t c = 1; c < k; ++c) {

@@ -26,10 +26,14 @@ enum class GmmInit { kKmeansPlusPlus, kRandom };
 /// "kmeans++" | "random"; throws std::invalid_argument otherwise.
 GmmInit parse_gmm_init(const std::string& name);
 
-/// k-means++ seeding (Arthur & Vassilvitskii 2007, greedy variant: 2 + ⌊ln K⌋ candidates per
-/// centre, keeping the one that lowers the potential most): x [N, D] -> centres [K, D], rows of x.
-/// Throws std::invalid_argument when N < K.
-torch::Tensor kmeans_plus_plus(const torch::Tensor& x, int64_t k, at::Generator generator);
+/// k-means++ seeding (Arthur & Vassilvitskii 2007), greedy variant: the first centre is a point
+/// chosen uniformly; each further centre is the best of `trials` candidates drawn with probability
+/// ∝ squared distance to the nearest centre so far, the one that lowers the potential
+/// Σ_n min_k |x_n − c_k|² most. trials 0: 2 + ⌊ln K⌋ (as scikit-learn's KMeans); trials 1: plain
+/// k-means++. x [N, D] -> centres [K, D], rows of x. Throws std::invalid_argument when N < K or
+/// trials < 0.
+torch::Tensor kmeans_plus_plus(const torch::Tensor& x, int64_t k, at::Generator generator,
+                               int64_t trials = 0);
 
 struct KmeansResult {
   torch::Tensor centres;  // [K, D]

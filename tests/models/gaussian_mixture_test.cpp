@@ -507,6 +507,71 @@ TEST(GmmEm, KmeansPlusPlusAndLloydFindSeparatedClusters) {
   }
 }
 
+// Exact mean and standard deviation of the k-means++ potential Σ_n min_k |x_n − c_k|² for K = 2
+// with `trials` candidates: the first centre i is uniform; candidates j are iid with probability
+// w_j = d_ij / Σ_l d_il; the potential is the least P_ij over the candidates, so
+// Pr(potential >= v) = (Σ_{j: P_ij >= v} w_j)^trials.
+std::pair<double, double> exact_two_centre_potential(const std::vector<double>& x, int trials) {
+  const size_t n = x.size();
+  const auto d2 = [&](size_t a, size_t b) { return (x[a] - x[b]) * (x[a] - x[b]); };
+  double mean = 0;
+  double second = 0;
+  for (size_t i = 0; i < n; ++i) {
+    double total = 0;
+    for (size_t l = 0; l < n; ++l) total += d2(l, i);
+    std::vector<double> potential(n);
+    for (size_t j = 0; j < n; ++j)
+      for (size_t l = 0; l < n; ++l) potential[j] += std::min(d2(l, i), d2(l, j));
+    const auto mass_at_least = [&](double v, bool strict) {
+      double mass = 0;
+      for (size_t j = 0; j < n; ++j)
+        if (strict ? potential[j] > v : potential[j] >= v) mass += d2(i, j) / total;
+      return std::pow(mass, trials);
+    };
+    std::vector<double> values;
+    for (size_t j = 0; j < n; ++j)
+      if (d2(i, j) > 0) values.push_back(potential[j]);
+    std::sort(values.begin(), values.end());
+    values.erase(std::unique(values.begin(), values.end()), values.end());
+    for (const double v : values) {
+      const double p = (mass_at_least(v, false) - mass_at_least(v, true)) / static_cast<double>(n);
+      mean += v * p;
+      second += v * v * p;
+    }
+  }
+  return {mean, std::sqrt(second - mean * mean)};
+}
+
+TEST(GmmEm, GreedyKmeansPlusPlusMatchesItsExactPotentialAndBeatsPlainSeeding) {
+  // Two tight clusters and an outlier: plain k-means++ often spends the second centre on the
+  // outlier; the best of 2 candidates less often.
+  const std::vector<double> line = {0, 0.1, 0.2, 5, 5.1, 20};
+  const auto x = torch::stack({torch::tensor(line, kDouble), torch::zeros({6}, kDouble)}, 1);  // [6, 2]
+  constexpr int kSeeds = 1000;
+  std::vector<double> sample_mean;
+  for (const int trials : {1, 2}) {
+    double sum = 0;
+    for (int seed = 0; seed < kSeeds; ++seed) {
+      at::Generator g = at::make_generator<at::CPUGeneratorImpl>(seed);
+      const auto centres = kmeans_plus_plus(x, 2, g, trials);
+      sum += (x.unsqueeze(1) - centres.unsqueeze(0)).pow(2).sum(-1).amin(1).sum().item<double>();
+      if (trials == 2) {
+        // The default for K = 2 is 2 + ⌊ln 2⌋ = 2 candidates: the same draws, the same centres.
+        at::Generator again = at::make_generator<at::CPUGeneratorImpl>(seed);
+        ASSERT_TRUE(torch::equal(centres, kmeans_plus_plus(x, 2, again)));
+      }
+    }
+    const auto [mean, sd] = exact_two_centre_potential(line, trials);
+    sample_mean.push_back(sum / kSeeds);
+    // Within 4 standard errors of the exact expectation (80.34 plain, 61.56 greedy).
+    EXPECT_NEAR(sample_mean.back(), mean, 4 * sd / std::sqrt(double{kSeeds})) << trials << " trials";
+  }
+  EXPECT_LT(exact_two_centre_potential(line, 2).first, exact_two_centre_potential(line, 1).first - 15);
+  EXPECT_LT(sample_mean[1], sample_mean[0]);
+  at::Generator g = at::make_generator<at::CPUGeneratorImpl>(0);
+  EXPECT_THROW(kmeans_plus_plus(x, 2, g, -1), std::invalid_argument);
+}
+
 TEST(GaussianMixture, BicCountsFreeParameters) {
   torch::manual_seed(12);
   const auto x = torch::randn({30, 3}, kDouble);
