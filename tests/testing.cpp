@@ -101,27 +101,26 @@ std::map<std::string, std::string> read_tree(const std::string& dir) {
   return files;
 }
 
+config::ExperimentConfig tiny_vae_config(const std::string& data_dir, int64_t epochs) {
+  config::ExperimentConfig c;
+  c.name = "tiny";
+  c.device = "cpu";
+  c.threads = 1;
+  c.model.latent_dim = 2;
+  c.model.encoder_hidden = {16};
+  c.model.decoder_hidden = {16};
+  c.data.path = data_dir;
+  c.data.validation_size = 100;
+  c.train.epochs = epochs;
+  c.train.batch_size = 50;
+  c.train.lr = 3e-3;
+  c.output.progress = "none";
+  c.output.image_every = 0;
+  return c;
+}
+
 std::string tiny_vae_yaml(const std::string& data_dir, int64_t epochs) {
-  return "name: tiny\n"
-         "device: cpu\n"
-         "threads: 1\n"
-         "model:\n"
-         "  latent_dim: 2\n"
-         "  encoder_hidden: [16]\n"
-         "  decoder_hidden: [16]\n"
-         "data:\n"
-         "  path: " +
-         data_dir +
-         "\n"
-         "  validation_size: 100\n"
-         "train:\n"
-         "  epochs: " +
-         std::to_string(epochs) +
-         "\n"
-         "  batch_size: 50\n"
-         "output:\n"
-         "  progress: none\n"
-         "  image_every: 0\n";
+  return config::to_yaml(tiny_vae_config(data_dir, epochs));
 }
 
 void write_tiny_mnist(const std::string& dir, int64_t n_train, int64_t n_test, uint64_t seed) {

@@ -5,6 +5,8 @@
 #include <map>
 #include <string>
 
+#include "lvm/config/config.h"
+
 namespace lvm::testing {
 
 /// A fresh empty directory under the system temp dir, removed when the object goes out of scope.
@@ -46,8 +48,12 @@ bool running_as_root();
 /// of them to check that a command left a directory byte for byte as it was.
 std::map<std::string, std::string> read_tree(const std::string& dir);
 
-/// A tiny VAE config (8x8 images from write_tiny_mnist in `data_dir`, 2-D latent, [16] hidden,
-/// CPU, one thread, no progress output): trains in about a second.
+/// A tiny VAE experiment: 8x8 images from write_tiny_mnist in `data_dir` (100 held out for
+/// validation), 2-D latent, [16] hidden, batches of 50, Adam 3e-3, CPU, one thread, no progress
+/// output or pictures. Trains in about a second; tests change what they need.
+config::ExperimentConfig tiny_vae_config(const std::string& data_dir, int64_t epochs = 2);
+
+/// tiny_vae_config as YAML (every key), for the CLI.
 std::string tiny_vae_yaml(const std::string& data_dir, int64_t epochs = 2);
 
 /// Writes an MNIST-style data set (the four IDX files) to `dir`: 8x8 images drawn from a few

@@ -12,23 +12,10 @@ namespace {
 using testing::run_lvm;
 
 std::string tiny_yaml(const std::string& data_dir) {
-  return "name: tiny\n"
-         "device: cpu\n"
-         "threads: 1\n"
-         "model:\n"
-         "  latent_dim: 2\n"
-         "  encoder_hidden: [16]\n"
-         "  decoder_hidden: [16]\n"
-         "data:\n"
-         "  path: " +
-         data_dir +
-         "\n"
-         "  validation_size: 100\n"
-         "train:\n"
-         "  epochs: 2\n"
-         "  batch_size: 50\n"
-         "output:\n"
-         "  progress: lines\n";
+  auto c = testing::tiny_vae_config(data_dir);
+  c.train.lr = 1e-3;
+  c.output.progress = "lines";
+  return config::to_yaml(c);
 }
 
 TEST(Cli, HelpAndUsageErrors) {

@@ -29,27 +29,12 @@ constexpr int kKilled = 128 + 9;  // run_lvm's exit code for a process ended by 
 
 // 500 examples in batches of 50: 10 steps per epoch, 3 epochs, last.pt also every 4 steps.
 std::string tiny_yaml(const std::string& data_dir) {
-  return "name: crash\n"
-         "device: cpu\n"
-         "threads: 1\n"
-         "model:\n"
-         "  latent_dim: 2\n"
-         "  encoder_hidden: [16]\n"
-         "  decoder_hidden: [16]\n"
-         "data:\n"
-         "  path: " +
-         data_dir +
-         "\n"
-         "  validation_size: 100\n"
-         "train:\n"
-         "  epochs: 3\n"
-         "  batch_size: 50\n"
-         "  lr: 3.0e-3\n"
-         "  seed: 9\n"
-         "  checkpoint_every: 4\n"
-         "output:\n"
-         "  progress: lines\n"
-         "  image_every: 0\n";
+  auto c = testing::tiny_vae_config(data_dir, 3);
+  c.name = "crash";
+  c.train.seed = 9;
+  c.train.checkpoint_every = 4;
+  c.output.progress = "lines";  // the tests wait for its lines
+  return config::to_yaml(c);
 }
 
 // `lvm ARGS` as a child process whose output we read as it comes, to signal it at a known point.

@@ -21,21 +21,8 @@ namespace {
 
 // 500 training examples in batches of 50: 10 steps per epoch, 30 in all.
 config::ExperimentConfig tiny_config(const std::string& data_dir) {
-  config::ExperimentConfig c;
-  c.name = "tiny";
-  c.device = "cpu";
-  c.threads = 1;
-  c.model.latent_dim = 2;
-  c.model.encoder_hidden = {16};
-  c.model.decoder_hidden = {16};
-  c.data.path = data_dir;
-  c.data.validation_size = 100;
-  c.train.epochs = 3;
-  c.train.batch_size = 50;
-  c.train.lr = 3e-3;
+  auto c = testing::tiny_vae_config(data_dir, 3);
   c.train.seed = 5;
-  c.output.progress = "none";
-  c.output.image_every = 0;
   return c;
 }
 

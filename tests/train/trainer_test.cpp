@@ -16,20 +16,8 @@ namespace lvm::train {
 namespace {
 
 config::ExperimentConfig tiny_config(const std::string& data_dir) {
-  config::ExperimentConfig c;
-  c.name = "tiny";
-  c.device = "cpu";
-  c.threads = 1;
-  c.model.latent_dim = 2;
-  c.model.encoder_hidden = {16};
-  c.model.decoder_hidden = {16};
-  c.data.path = data_dir;
-  c.data.validation_size = 100;
-  c.train.epochs = 4;
-  c.train.batch_size = 50;
-  c.train.lr = 3e-3;
+  auto c = testing::tiny_vae_config(data_dir, 4);
   c.train.seed = 11;
-  c.output.progress = "none";
   return c;
 }
 
