@@ -119,6 +119,19 @@ config::ExperimentConfig tiny_vae_config(const std::string& data_dir, int64_t ep
   return c;
 }
 
+std::vector<std::vector<std::string>> csv_cells(const std::string& text) {
+  std::vector<std::vector<std::string>> rows;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    std::vector<std::string> cells;
+    std::istringstream parts(line);
+    for (std::string cell; std::getline(parts, cell, ',');) cells.push_back(cell);
+    if (!line.empty() && line.back() == ',') cells.emplace_back();
+    rows.push_back(cells);
+  }
+  return rows;
+}
+
 std::string tiny_vae_yaml(const std::string& data_dir, int64_t epochs) {
   return config::to_yaml(tiny_vae_config(data_dir, epochs));
 }

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "lvm/config/config.h"
 
@@ -52,6 +53,10 @@ std::map<std::string, std::string> read_tree(const std::string& dir);
 /// validation), 2-D latent, [16] hidden, batches of 50, Adam 3e-3, CPU, one thread, no progress
 /// output or pictures. Trains in about a second; tests change what they need.
 config::ExperimentConfig tiny_vae_config(const std::string& data_dir, int64_t epochs = 2);
+
+/// Splits CSV text into rows of cells (no quoting: what lvm writes has none); a trailing comma
+/// gives an empty last cell.
+std::vector<std::vector<std::string>> csv_cells(const std::string& text);
 
 /// tiny_vae_config as YAML (every key), for the CLI.
 std::string tiny_vae_yaml(const std::string& data_dir, int64_t epochs = 2);

@@ -16,6 +16,7 @@
 #include "lvm/runtime/runtime.h"
 #include "lvm/train/checkpoint.h"
 #include "lvm/train/evaluate.h"
+#include "lvm/train/gradients.h"
 #include "lvm/train/memory_check.h"
 #include "lvm/train/progress.h"
 #include "lvm/train/schedule.h"
@@ -94,16 +95,6 @@ std::string metrics_row(int64_t epoch, double train_elbo, const ElboSummary& val
                         double examples_per_s, double lr, int64_t skipped) {
   return fmt::format("{},{:.6f},{:.6f},{:.6f},{:.6f},{:.3f},{:.1f},{:.6g},{}\n", epoch, train_elbo, val.elbo,
                      val.kl, val.rec, seconds, examples_per_s, lr, skipped);
-}
-
-// The global L2 norm of all gradients, as a 0-d tensor on the parameters' device (no host sync).
-torch::Tensor gradient_norm(const std::vector<torch::Tensor>& parameters) {
-  std::vector<torch::Tensor> norms;
-  norms.reserve(parameters.size());
-  for (const auto& p : parameters)
-    if (p.grad().defined()) norms.push_back(p.grad().norm().to(torch::kDouble));
-  if (norms.empty()) return torch::zeros({}, torch::kDouble);
-  return torch::stack(norms).norm();
 }
 
 // What made a step non-finite, for the error message: the loss, or the first parameter whose
@@ -231,7 +222,8 @@ TrainSummary train(const TrainRequest& request) {
       const auto checks =
           torch::stack({result.loss.detach().to(torch::kDouble), gradient_norm(parameters)}).cpu();
       const double loss = checks[0].item<double>();
-      const bool finite = std::isfinite(loss) && std::isfinite(checks[1].item<double>());
+      const double grad_norm = checks[1].item<double>();
+      const bool finite = std::isfinite(loss) && std::isfinite(grad_norm);
       util::crash_point("step");
       if (!finite) {
         const std::string what = fmt::format(
@@ -252,7 +244,8 @@ TrainSummary train(const TrainRequest& request) {
         progress.message(fmt::format("skipped: {} (train.on_nonfinite: skip)", what));
       } else {
         skips_in_a_row = 0;
-        if (cfg.train.grad_clip > 0) torch::nn::utils::clip_grad_norm_(parameters, cfg.train.grad_clip);
+        // The norm read above, rather than clip_grad_norm_ computing it again.
+        if (cfg.train.grad_clip > 0) clip_gradient_norm(parameters, grad_norm, cfg.train.grad_clip);
         optimizer.step();
         value_sum += result.value.sum().to(torch::kDouble);
         seen += x.size(0);

@@ -1,5 +1,6 @@
 #include "lvm/util/fault.h"
 
+#include <atomic>
 #include <csignal>
 #include <cstdlib>
 #include <mutex>
@@ -17,6 +18,7 @@ struct FaultPlan {
 };
 
 std::mutex fault_mutex;
+std::atomic<bool> any_fault_armed{false};  // read without the lock on every fault point
 
 FaultPlan read_plan() {
   FaultPlan plan;
@@ -36,13 +38,20 @@ FaultPlan read_plan() {
 }
 
 FaultPlan& plan() {
-  static FaultPlan instance = read_plan();
+  static FaultPlan instance = [] {
+    FaultPlan p = read_plan();
+    any_fault_armed = p.armed;
+    return p;
+  }();
   return instance;
 }
 
 }  // namespace
 
 bool fault_hits(std::string_view point) {
+  static const bool plan_read = (plan(), true);  // LVM_FAULT is read at the first fault point
+  (void)plan_read;
+  if (!any_fault_armed.load(std::memory_order_relaxed)) return false;
   std::lock_guard<std::mutex> lock(fault_mutex);
   FaultPlan& p = plan();
   if (!p.armed || point != p.point) return false;
@@ -61,6 +70,7 @@ void crash_point(std::string_view point) {
 void reset_faults() {
   std::lock_guard<std::mutex> lock(fault_mutex);
   plan() = read_plan();
+  any_fault_armed = plan().armed;
 }
 
 }  // namespace lvm::util

@@ -108,9 +108,13 @@ std::vector<torch::Tensor> parameters_of(const std::string& checkpoint) {
 void expect_only_whole_files(const std::string& run_dir) {
   for (const char* name : {"last.pt", "best.pt"}) {
     const std::string path = run_dir + "/checkpoints/" + name;
-    if (fs::exists(path)) EXPECT_NO_THROW(parameters_of(path)) << path;
+    if (fs::exists(path)) {
+      EXPECT_NO_THROW(parameters_of(path)) << path;
+    }
   }
-  if (fs::exists(run_dir + "/config.yaml")) EXPECT_NO_THROW(config::load_config(run_dir + "/config.yaml"));
+  if (fs::exists(run_dir + "/config.yaml")) {
+    EXPECT_NO_THROW(config::load_config(run_dir + "/config.yaml"));
+  }
   if (fs::exists(run_dir + "/metrics.csv")) {
     std::istringstream lines(testing::read_file(run_dir + "/metrics.csv"));
     std::string line;

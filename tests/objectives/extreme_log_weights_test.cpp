@@ -60,7 +60,9 @@ TEST(ExtremeLogWeights, MixtureLogMarginalFarFromEveryComponent) {
   EXPECT_TRUE(torch::allclose(log_px.to(torch::kDouble), expected, 1e-6, 0.0));
   log_px.sum().backward();
   for (const auto& p : gmm.parameters())
-    if (p.grad().defined()) EXPECT_TRUE(torch::isfinite(p.grad()).all().item<bool>());
+    if (p.grad().defined()) {
+      EXPECT_TRUE(torch::isfinite(p.grad()).all().item<bool>());
+    }
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 
 #include "lvm/distributions/kl.h"
 #include "lvm/models/vae.h"
+#include "tests/testing.h"
 
 namespace lvm::represent {
 namespace {
@@ -20,21 +21,6 @@ std::shared_ptr<Vae> small_vae(int64_t latent_dim) {
   auto vae = std::make_shared<Vae>(VaeOptions(16, latent_dim).encoder_hidden({8}).decoder_hidden({8}));
   vae->eval();
   return vae;
-}
-
-std::vector<std::vector<std::string>> csv_cells(const std::string& text) {
-  std::vector<std::vector<std::string>> rows;
-  std::istringstream lines(text);
-  std::string line;
-  while (std::getline(lines, line)) {
-    std::vector<std::string> cells;
-    std::istringstream parts(line);
-    std::string cell;
-    while (std::getline(parts, cell, ',')) cells.push_back(cell);
-    if (!line.empty() && line.back() == ',') cells.emplace_back();
-    rows.push_back(cells);
-  }
-  return rows;
 }
 
 TEST(Encoding, EncodeIsTheEncodersOutputInAnyBatching) {
@@ -60,7 +46,7 @@ TEST(Encoding, CsvHasTheHeaderAndReadsBackExactly) {
   e.mean = torch::tensor({0.1f, -2.5e-7f, 3.14159274f, 1e6f}).reshape({2, 2});
   e.log_var = torch::tensor({-1.0f, 0.0f, 0.333333343f, -7.25f}).reshape({2, 2});
   e.labels = torch::tensor({7, 2}, torch::kLong);
-  const auto rows = csv_cells(encoding_csv(e));
+  const auto rows = testing::csv_cells(encoding_csv(e));
   ASSERT_EQ(rows.size(), 3u);
   EXPECT_EQ(rows[0],
             (std::vector<std::string>{"index", "label", "mean_0", "mean_1", "log_var_0", "log_var_1"}));
@@ -75,7 +61,7 @@ TEST(Encoding, CsvHasTheHeaderAndReadsBackExactly) {
   }
   // Without labels the column stays, empty.
   e.labels = torch::Tensor();
-  const auto unlabelled = csv_cells(encoding_csv(e));
+  const auto unlabelled = testing::csv_cells(encoding_csv(e));
   EXPECT_EQ(unlabelled[1][1], "");
 }
 

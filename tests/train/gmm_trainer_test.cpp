@@ -49,18 +49,6 @@ GmmSummary run(const config::ExperimentConfig& c, const std::string& dir, bool r
   return train_gmm(request);
 }
 
-std::vector<std::vector<std::string>> csv_cells(const std::string& text) {
-  std::vector<std::vector<std::string>> rows;
-  std::istringstream lines(text);
-  for (std::string line; std::getline(lines, line);) {
-    std::vector<std::string> cells;
-    std::istringstream parts(line);
-    for (std::string cell; std::getline(parts, cell, ',');) cells.push_back(cell);
-    rows.push_back(cells);
-  }
-  return rows;
-}
-
 TEST(GmmTrainer, EmRunWritesTheRunDirectory) {
   testing::TempDir dir;
   const auto c = ring_config();
@@ -76,7 +64,7 @@ TEST(GmmTrainer, EmRunWritesTheRunDirectory) {
   EXPECT_NEAR(summary.train_log_likelihood, -std::log(8.0) - std::log(2 * M_PI * 0.01) - 1, 0.15);
   EXPECT_NEAR(summary.test_log_likelihood, summary.train_log_likelihood, 0.2);
 
-  const auto rows = csv_cells(testing::read_file(dir.file("run/metrics.csv")));
+  const auto rows = testing::csv_cells(testing::read_file(dir.file("run/metrics.csv")));
   ASSERT_EQ(static_cast<int64_t>(rows.size()), summary.steps + 1);
   EXPECT_EQ(rows[0],
             (std::vector<std::string>{"step", "train_log_likelihood", "test_log_likelihood", "seconds"}));
@@ -114,14 +102,14 @@ TEST(GmmTrainer, GradientFitResumesExactlyAndApproachesEm) {
   const auto resumed = run(c, dir.file("split"), /*resume=*/true);
   EXPECT_EQ(resumed.train_log_likelihood, full.train_log_likelihood);
   auto deterministic = [&](const std::string& name) {
-    auto rows = csv_cells(testing::read_file(dir.file(name + "/metrics.csv")));
+    auto rows = testing::csv_cells(testing::read_file(dir.file(name + "/metrics.csv")));
     for (auto& r : rows) r.pop_back();  // seconds
     return rows;
   };
   EXPECT_EQ(deterministic("full"), deterministic("split"));
   // From the k-means++ start, a few epochs of Adam keep improving and stay below EM's optimum.
   const auto em = run(ring_config(), dir.file("em"));
-  const auto rows = csv_cells(testing::read_file(dir.file("full/metrics.csv")));
+  const auto rows = testing::csv_cells(testing::read_file(dir.file("full/metrics.csv")));
   EXPECT_GT(std::stod(rows.back()[1]), std::stod(rows[1][1]));
   EXPECT_LE(full.train_log_likelihood, em.train_log_likelihood + 1e-6);
   EXPECT_GT(full.train_log_likelihood, em.train_log_likelihood - 0.2);

@@ -68,13 +68,8 @@ void expect_same_parameters(const std::string& a, const std::string& b, const co
 
 // metrics.csv without the timing columns (seconds, examples_per_s), which differ run to run.
 std::string deterministic_metrics(const std::string& path) {
-  std::istringstream lines(testing::read_file(path));
-  std::string line, out;
-  while (std::getline(lines, line)) {
-    std::vector<std::string> cells;
-    std::istringstream parts(line);
-    std::string cell;
-    while (std::getline(parts, cell, ',')) cells.push_back(cell);
+  std::string out;
+  for (const auto& cells : testing::csv_cells(testing::read_file(path))) {
     for (size_t i = 0; i < cells.size(); ++i)
       if (i != 5 && i != 6) out += cells[i] + ",";
     out += "\n";

@@ -23,20 +23,9 @@ namespace {
 namespace fs = std::filesystem;
 
 config::ExperimentConfig tiny_config(const std::string& data_dir, int64_t epochs, int64_t image_every) {
-  config::ExperimentConfig c;
-  c.name = "tiny";
-  c.device = "cpu";
-  c.threads = 1;
-  c.model.latent_dim = 2;
-  c.model.encoder_hidden = {16};
-  c.model.decoder_hidden = {16};
-  c.data.path = data_dir;
+  auto c = testing::tiny_vae_config(data_dir, epochs);
   c.data.validation_size = 50;
-  c.train.epochs = epochs;
-  c.train.batch_size = 50;
-  c.train.lr = 3e-3;
   c.train.seed = 5;
-  c.output.progress = "none";
   c.output.image_every = image_every;
   return c;
 }

@@ -21,20 +21,6 @@ config::ExperimentConfig tiny_config(const std::string& data_dir) {
   return c;
 }
 
-std::vector<std::vector<std::string>> csv_rows(const std::string& text) {
-  std::vector<std::vector<std::string>> rows;
-  std::istringstream lines(text);
-  std::string line;
-  while (std::getline(lines, line)) {
-    std::vector<std::string> cells;
-    std::istringstream parts(line);
-    std::string cell;
-    while (std::getline(parts, cell, ',')) cells.push_back(cell);
-    rows.push_back(cells);
-  }
-  return rows;
-}
-
 TrainSummary run(const config::ExperimentConfig& c, const std::string& dir, bool resume = false) {
   std::ostringstream log;
   TrainRequest request{c, dir, resume, false, &log};
@@ -58,7 +44,7 @@ class TrainerTest : public ::testing::Test {
 TEST_F(TrainerTest, LearnsAndWritesTheRunDirectory) {
   const auto c = tiny_config(dir_.file("data"));
   const auto summary = run(c, dir_.file("run"));
-  const auto rows = csv_rows(testing::read_file(dir_.file("run/metrics.csv")));
+  const auto rows = testing::csv_cells(testing::read_file(dir_.file("run/metrics.csv")));
   ASSERT_EQ(rows.size(), 5u);
   EXPECT_EQ(rows[0][0], "epoch");
   EXPECT_EQ(rows[0][2], "val_elbo");
@@ -87,7 +73,7 @@ TEST_F(TrainerTest, SameSeedSameMetricsAndResumeMatchesAnUninterruptedRun) {
 
   // Deterministic columns (everything but seconds and examples/s) agree exactly.
   const auto metrics = [&](const std::string& run_dir) {
-    auto rows = csv_rows(testing::read_file(dir_.file(run_dir + "/metrics.csv")));
+    auto rows = testing::csv_cells(testing::read_file(dir_.file(run_dir + "/metrics.csv")));
     for (auto& row : rows) row.erase(row.begin() + 5, row.begin() + 7);
     return rows;
   };
