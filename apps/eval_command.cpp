@@ -262,8 +262,8 @@ Command add_eval_command(CLI::App& app) {
                                        a.run_dir, a.run_dir));
         }
         const auto& cfg = run.config;
-        const auto threads =
-            runtime::configure_threads(a.threads >= 0 ? a.threads : cfg.threads, cfg.blas_threads);
+        const auto threads = runtime::configure_threads(a.threads >= 0 ? a.threads : cfg.threads,
+                                                        cfg.torch_threads, cfg.blas_threads);
         const torch::Device device = runtime::resolve_device(a.device.empty() ? cfg.device : a.device);
         run.model->to(device);
         auto& model = *run.model;

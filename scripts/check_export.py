@@ -6,7 +6,7 @@
 For each MODEL.pt, MODEL.pt.check.json holds fixed inputs and what the native lvm model computed
 for them (tests/export/export_test.cpp writes both). Checked: attributes, output shapes, the
 deterministic methods against the native numbers (1e-5 relative), the random ones against the
-native draws under the same seed, determinism under torch.manual_seed, the importance-sampled
+native draws under the same seed, determinism under torch.manual_seed (within float rounding), the importance-sampled
 log-likelihood against the native estimate within its standard error, and, when a CUDA device
 is present, the same file loaded with map_location="cuda". Prints "MODEL.pt: ok" per file and
 exits 1 on the first failure.
@@ -94,8 +94,11 @@ def check_model(path):
             torch.manual_seed(8)
             other = getattr(m, method)(16)
             check(tuple(first.shape) == shape, f"{method}(16): shape {tuple(first.shape)}, expected {shape}")
-            check(torch.equal(first, again), f"{method}: not reproducible under torch.manual_seed")
-            check(not torch.equal(first, other), f"{method}: the same draws under different seeds")
+            # The same seed gives the same draws; the arithmetic on them may round differently
+            # in the last bit from one call to the next (TorchScript's CPU fuser, on by default
+            # in torch 2.x builds with LLVM, compiles a method after its first calls).
+            check_close(first, again, f"{method}: not reproducible under torch.manual_seed")
+            check(not torch.allclose(first, other), f"{method}: the same draws under different seeds")
         if bernoulli:
             s = m.sample(64)
             check(bool(((s == 0) | (s == 1)).all()), "Bernoulli samples are not binary")

@@ -49,8 +49,31 @@ CommandResult run_lvm(const std::string& args) {
   return result;
 }
 
+namespace {
+
+// The binary as user nobody can run it: the build tree may sit where nobody cannot reach it (under
+// /root, mode 700, on a fresh machine), so a copy in a world-readable directory of its own.
+const std::string& binary_for_nobody() {
+  static const TempDir dir;
+  static const std::string copy = [] {
+    namespace fs = std::filesystem;
+    const auto path = dir.file("lvm");
+    fs::copy_file(LVM_BINARY, path, fs::copy_options::overwrite_existing);
+    fs::permissions(dir.path(), fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                                    fs::perms::others_read | fs::perms::others_exec);
+    fs::permissions(path, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                              fs::perms::others_read | fs::perms::others_exec);
+    return path;
+  }();
+  return copy;
+}
+
+}  // namespace
+
 CommandResult run_lvm(const std::string& args, const RunOptions& options) {
-  const std::string command = std::string(LVM_BINARY) + " " + args + " 2>&1";
+  const bool drop_root = options.drop_root && ::geteuid() == 0;
+  const std::string command =
+      (drop_root ? binary_for_nobody() : std::string(LVM_BINARY)) + " " + args + " 2>&1";
   int fds[2];
   if (::pipe(fds) != 0) throw std::runtime_error("pipe failed");
   const pid_t pid = ::fork();
@@ -66,8 +89,9 @@ CommandResult run_lvm(const std::string& args, const RunOptions& options) {
       ::setrlimit(RLIMIT_FSIZE, &limit);
       ::signal(SIGXFSZ, SIG_IGN);  // inherited through exec: write() then fails with EFBIG
     }
-    if (options.drop_root && ::geteuid() == 0) {
-      if (::setgroups(0, nullptr) != 0 || ::setgid(65534) != 0 || ::setuid(65534) != 0) ::_exit(126);
+    if (drop_root) {
+      if (::setgroups(0, nullptr) != 0 || ::setgid(65534) != 0 || ::setuid(65534) != 0)
+        ::_exit(kCannotDropRoot);
     }
     ::execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
     ::_exit(127);

@@ -39,8 +39,12 @@ struct RunOptions {
   int64_t file_size_limit = -1;
   /// When the tests run as root (where permission bits do not stop writes), run the child as
   /// user and group nobody (65534), so that a directory it does not own is unwritable.
+  /// (The binary then runs from a copy that nobody can reach.)
   bool drop_root = false;
 };
+/// run_lvm's exit code when the switch to nobody itself failed (no such user id in this kernel's
+/// namespace, say): a test that needs it cannot run here.
+constexpr int kCannotDropRoot = 125;
 CommandResult run_lvm(const std::string& args, const RunOptions& options);
 
 bool running_as_root();

@@ -6,6 +6,10 @@
 #include <sstream>
 
 #include <fmt/format.h>
+#if LVM_WITH_CUDA
+#include <c10/cuda/CUDAGuard.h>
+#include <cuda_runtime_api.h>
+#endif
 
 namespace lvm::runtime {
 namespace {
@@ -34,9 +38,29 @@ std::optional<int64_t> mem_available() {
   return std::nullopt;
 }
 
+// Free memory on a CUDA device as the driver reports it (cudaMemGetInfo). Memory that LibTorch's
+// caching allocator holds but does not use counts as taken: an underestimate, and a small one
+// before a command has allocated anything. Only a build against a CUDA LibTorch can ask
+// (LVM_WITH_CUDA, set by CMakeLists.txt); elsewhere no CUDA device exists to ask about.
+std::optional<int64_t> cuda_free_memory(const torch::Device& device) {
+#if LVM_WITH_CUDA
+  const c10::cuda::CUDAGuard on_device(device);
+  size_t free_bytes = 0, total_bytes = 0;
+  if (cudaMemGetInfo(&free_bytes, &total_bytes) != cudaSuccess) {
+    (void)cudaGetLastError();  // clear the error so that LibTorch's next call does not see it
+    return std::nullopt;
+  }
+  return static_cast<int64_t>(free_bytes);
+#else
+  (void)device;
+  return std::nullopt;
+#endif
+}
+
 }  // namespace
 
 std::optional<int64_t> available_memory(const torch::Device& device) {
+  if (device.is_cuda()) return cuda_free_memory(device);
   if (!device.is_cpu()) return std::nullopt;
   std::optional<int64_t> available = mem_available();
   const auto limit = read_number("/sys/fs/cgroup/memory.max");

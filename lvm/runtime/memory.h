@@ -13,8 +13,9 @@
 namespace lvm::runtime {
 
 /// Bytes this process may still allocate on `device`: on the CPU (Linux) the smaller of the
-/// kernel's MemAvailable and the headroom under a cgroup v2 memory.max; nullopt where unknown
-/// (other devices and systems: there the allocator's own error is the only check).
+/// kernel's MemAvailable and the headroom under a cgroup v2 memory.max; on a CUDA device the
+/// driver's free memory (builds against a CUDA LibTorch); nullopt where unknown (other devices
+/// and systems: there the allocator's own error is the only check).
 std::optional<int64_t> available_memory(const torch::Device& device);
 
 /// Bytes of float32 activations one input row takes through an MLP (in -> hidden... -> out):

@@ -10,6 +10,7 @@
 #include <torch/serialize.h>
 #include <torch/torch.h>
 
+#include "lvm/train/optimizer_state.h"
 #include "lvm/util/files.h"
 
 namespace lvm::train {
@@ -181,6 +182,12 @@ auto reading(const std::string& path, F&& f) {
   }
 }
 
+torch::optim::Adam& as_adam(torch::optim::Optimizer& optimizer, const std::string& path) {
+  auto* adam = dynamic_cast<torch::optim::Adam*>(&optimizer);
+  if (adam == nullptr) throw CheckpointError(path + ": checkpoints hold Adam's optimiser state only");
+  return *adam;
+}
+
 CheckpointState read_state(torch::serialize::InputArchive& archive, const std::string& path) {
   // Each value checked for its type: a corrupt file must not reach IValue's asserts.
   auto read = [&](const char* key, bool (c10::IValue::*is_type)() const, const char* type) {
@@ -253,7 +260,7 @@ void save_checkpoint(const std::string& path, torch::nn::Module& model, torch::o
     archive.write(tensor_key(item.key()), item.value().cpu(), true);
   if (optimizer != nullptr) {
     torch::serialize::OutputArchive optimizer_archive;
-    optimizer->save(optimizer_archive);
+    save_adam_state(optimizer_archive, as_adam(*optimizer, path));
     archive.write("optimizer", optimizer_archive);
   }
   // Serialised in memory and written by util, which checks every write, fsync and rename (a full
@@ -300,21 +307,17 @@ CheckpointState load_checkpoint(const std::string& path, torch::nn::Module& mode
   };
   for (const auto& item : model.named_parameters()) stage(item.key(), item.value(), false);
   for (const auto& item : model.named_buffers()) stage(item.key(), item.value(), true);
-  {
-    torch::NoGradGuard no_grad;
-    for (auto& [target, stored] : copies) target.copy_(stored);
-  }
   if (optimizer != nullptr) {
     torch::serialize::InputArchive optimizer_archive;
     if (!archive.try_read("optimizer", optimizer_archive)) {
       throw CheckpointError(path + ": holds no optimiser state, so training cannot resume from it");
     }
-    try {
-      optimizer->load(optimizer_archive);
-    } catch (const c10::Error& e) {
-      throw CheckpointError(path +
-                            ": optimiser state does not match the model: " + e.what_without_backtrace());
-    }
+    // Not Optimizer::load: see optimizer_state.h for why it cannot read other versions' files.
+    reading(path, [&] { load_adam_state(optimizer_archive, as_adam(*optimizer, path), path); });
+  }
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& [target, stored] : copies) target.copy_(stored);
   }
   return state;
 }

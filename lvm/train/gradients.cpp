@@ -9,7 +9,10 @@ torch::Tensor gradient_norm(const std::vector<torch::Tensor>& parameters) {
   norms.reserve(parameters.size());
   for (const auto& p : parameters)
     if (p.grad().defined()) norms.push_back(p.grad().norm().to(torch::kDouble));
-  if (norms.empty()) return torch::zeros({}, torch::kDouble);
+  // On the parameters' device: the trainer stacks it with the loss for its one read per step.
+  if (norms.empty())
+    return torch::zeros({}, parameters.empty() ? torch::TensorOptions(torch::kDouble)
+                                               : parameters.front().options().dtype(torch::kDouble));
   return torch::stack(norms).norm();
 }
 

@@ -64,10 +64,14 @@ torch::Tensor rng_state(torch::Device device) {
   return generator.get_state();
 }
 
-void restore_rng_state(torch::Device device, const torch::Tensor& state) {
+// False, with the generator left alone, when `state` is another kind of generator's (a run
+// resumed on another device: a CPU generator's state is 5056 bytes, a CUDA one's 16).
+bool restore_rng_state(torch::Device device, const torch::Tensor& state) {
   auto generator = training_generator(device);
   std::lock_guard<std::mutex> lock(generator.mutex());
+  if (state.sizes() != generator.get_state().sizes()) return false;
   generator.set_state(state);
+  return true;
 }
 
 }  // namespace
@@ -149,7 +153,13 @@ TrainSummary train(const TrainRequest& request) {
   if (request.resume) {
     state = load_checkpoint((checkpoint_dir / "last.pt").string(), *model, &optimizer);
     move_optimizer_state(optimizer, device);
-    if (state.rng_state.defined()) restore_rng_state(device, state.rng_state);
+    if (state.rng_state.defined() && !restore_rng_state(device, state.rng_state)) {
+      log << fmt::format(
+          "note: the checkpoint's random state is another device's generator's; on {} the "
+          "training noise continues from this device's own generator (the run is not "
+          "bit-identical to one that stayed on one device)\n",
+          device.str());
+    }
     log << fmt::format(
         "resuming {} after epoch {}{} (best val ELBO {:.3f} at epoch {})\n", request.run_dir, state.epoch,
         state.step > 0 ? fmt::format(" and {} steps of epoch {}", state.step, state.epoch + 1) : "",

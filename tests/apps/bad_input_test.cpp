@@ -353,7 +353,8 @@ TEST_F(BadInput, AnUnwritableRunDirectoryIsNamedAndLeftAsItWas) {
   const auto before = read_tree(run);
 
   const auto eval = run_lvm("eval " + run + " --k 10", options);
-  if (eval.exit_code == 126) GTEST_SKIP() << "cannot switch to user nobody to test permissions as root";
+  if (eval.exit_code == testing::kCannotDropRoot)
+    GTEST_SKIP() << "cannot switch to user nobody to test permissions as root";
   EXPECT_EQ(eval.exit_code, 2) << eval.output;
   EXPECT_EQ(contains(eval.output,
                      run + "/eval.json: cannot write there (run directory " + run + " is not writable)"),

@@ -125,6 +125,32 @@ TEST_F(ReliabilityTest, AStopSignalMidEpochCheckpointsAndResumesBitIdentically) 
             deterministic_metrics(reference("metrics.csv")));
 }
 
+// A run checkpointed on one device and resumed on another: the generator states do not fit each
+// other (16 bytes for CUDA's, 5056 for the CPU's), so training goes on from this device's own
+// generator and says so, instead of failing inside set_state.
+TEST_F(ReliabilityTest, ACheckpointFromAnotherDevicesGeneratorResumesWithANote) {
+  auto c = tiny_config(dir_->file("data"));
+  c.train.epochs = 1;
+  run(c, tmp_.file("run"));
+  const auto last = tmp_.file("run/checkpoints/last.pt");
+  auto model = make_model(c.model, 64);
+  torch::optim::Adam adam(model->parameters());
+  auto state = load_checkpoint(last, *model, &adam);
+  ASSERT_EQ(state.rng_state.numel(), 5056);
+  state.rng_state = torch::arange(16, torch::kUInt8);  // the size of a CUDA generator's state
+  save_checkpoint(last, *model, &adam, state);
+
+  c.train.epochs = 2;
+  std::string log;
+  const auto summary = run(c, tmp_.file("run"), /*resume=*/true, &log);
+  EXPECT_NE(log.find("note: the checkpoint's random state is another device's generator's; on cpu the "
+                     "training noise continues from this device's own generator"),
+            std::string::npos)
+      << log;
+  EXPECT_EQ(summary.epochs, 2);
+  EXPECT_EQ(read_checkpoint_state(last).epoch, 2);
+}
+
 TEST_F(ReliabilityTest, AStopOnTheLastStepOfAnEpochStopsAfterItsCheckpoint) {
   const auto c = tiny_config(dir_->file("data"));
   install_stop_handlers();
