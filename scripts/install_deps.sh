@@ -56,7 +56,11 @@ for p in "${packages[@]}"; do
 done
 
 # An earlier install that stopped in nvidia-cudnn's download leaves packages unconfigured.
-half_done() { dpkg-query -W -f='${db:Status-Status}\n' 2>/dev/null | grep -qv -E '^(installed|not-installed|config-files)$'; }
+half_done() {
+  local states
+  states=$(dpkg-query -W -f='${db:Status-Status}\n' 2>/dev/null || true)
+  grep -qv -E '^(installed|not-installed|config-files)$' <<<"$states"
+}
 if [ ${#missing[@]} -eq 0 ] && ! half_done; then
   echo "install_deps: all ${#packages[@]} packages already installed"
   exit 0
