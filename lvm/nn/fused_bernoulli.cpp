@@ -154,6 +154,8 @@ void softplus_sum_cpu(const float* logits, const float* bias, int64_t rows, int6
   });
 }
 
+// Other devices and dtypes take plain ATen (softplus, then sum): on CUDA those are already
+// device kernels, and a kernel of lvm's own there would need nvcc, which lvm does not require.
 bool use_cpu_kernel(const torch::Tensor& t) {
   return t.device().is_cpu() && t.scalar_type() == torch::kFloat;
 }
