@@ -33,7 +33,7 @@ summary() {
   local line
   line=$(grep -E 'tests passed, [0-9]+ tests failed out of' "$log" | tail -n 1)
   local skipped
-  skipped=$(grep -c -E '\*\*\*Skipped|\(Skipped\)' "$log" || true)
+  skipped=$(grep -c -E '^[[:space:]]+[0-9]+ - .*\(Skipped\)$' "$log" || true)  # ctest's closing list
   if [ -z "$line" ] && grep -q 'built; not run' "$log"; then
     echo "compiled and linked, not run"
   else
