@@ -108,12 +108,8 @@ GmmSummary train_gmm(const TrainRequest& request) {
   CheckpointState state;
   state.metrics_csv = std::string(kGmmMetricsHeader) + "\n";
   if (request.resume) {
+    // Adam's moments arrive on the parameters' device (load_adam_state).
     state = load_checkpoint((checkpoint_dir / "last.pt").string(), *model, &optimizer);
-    for (auto& [key, param_state] : optimizer.state()) {
-      auto& adam = static_cast<torch::optim::AdamParamState&>(*param_state);
-      adam.exp_avg(adam.exp_avg().to(device));
-      adam.exp_avg_sq(adam.exp_avg_sq().to(device));
-    }
     log << fmt::format("resuming {} after epoch {}\n", request.run_dir, state.epoch);
   }
   state.config_yaml = config_yaml;

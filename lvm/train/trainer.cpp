@@ -44,16 +44,6 @@ void set_learning_rate(torch::optim::Optimizer& optimizer, double lr) {
     static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
 }
 
-// Adam's moments come back from a checkpoint on the CPU; they must live where the parameters do.
-void move_optimizer_state(torch::optim::Adam& optimizer, torch::Device device) {
-  for (auto& [key, state] : optimizer.state()) {
-    auto& adam = static_cast<torch::optim::AdamParamState&>(*state);
-    adam.exp_avg(adam.exp_avg().to(device));
-    adam.exp_avg_sq(adam.exp_avg_sq().to(device));
-    if (adam.max_exp_avg_sq().defined()) adam.max_exp_avg_sq(adam.max_exp_avg_sq().to(device));
-  }
-}
-
 at::Generator training_generator(torch::Device device) {
   return at::globalContext().defaultGenerator(device);
 }
@@ -151,8 +141,8 @@ TrainSummary train(const TrainRequest& request) {
   CheckpointState state;
   state.metrics_csv = std::string(kMetricsHeader) + "\n";
   if (request.resume) {
+    // Adam's moments arrive on the parameters' device (load_adam_state).
     state = load_checkpoint((checkpoint_dir / "last.pt").string(), *model, &optimizer);
-    move_optimizer_state(optimizer, device);
     if (state.rng_state.defined() && !restore_rng_state(device, state.rng_state)) {
       log << fmt::format(
           "note: the checkpoint's random state is another device's generator's; on {} the "
