@@ -19,6 +19,7 @@
 #include "lvm/data/dataset.h"
 #include "lvm/estimators/estimators.h"
 #include "lvm/estimators/refine.h"
+#include "lvm/models/registry.h"
 #include "lvm/runtime/memory.h"
 #include "lvm/runtime/runtime.h"
 #include "lvm/train/progress.h"
@@ -285,14 +286,15 @@ Command add_eval_command(CLI::App& app) {
         const auto split = select_split(dataset, a.split, a.limit);
         const int64_t n = split.images.size(0);
         const int64_t batch_size = std::min(a.batch_size, n);
-        // One decoder row per sample and example (a Gaussian decoder outputs a mean and a
-        // log-variance per pixel), plus z and its log-densities.
-        const int64_t decoder_out = cfg.model.likelihood == "gaussian" ? 2 * run.data_dim : run.data_dim;
+        // One row per latent sample and example, of the size the model estimates (0: unknown,
+        // and no memory bound on the chunk).
+        const ModelSpec& spec = model_spec(cfg.model.type());
         const int64_t row_bytes =
-            runtime::mlp_bytes_per_row(cfg.model.latent_dim, cfg.model.decoder_hidden, decoder_out) +
-            3 * cfg.model.latent_dim * static_cast<int64_t>(sizeof(float));
+            spec.footprint ? static_cast<int64_t>(
+                                 spec.footprint(cfg.model.options(), run.state.data_shape).bytes_per_sample)
+                           : 0;
         const int64_t chunk = choose_chunk(a, batch_size, row_bytes, device);
-        const bool grey_bernoulli = cfg.model.likelihood == "bernoulli" && !dataset.binary;
+        const bool grey_bernoulli = model.needs_binary_data() && !dataset.binary;
 
         std::cerr << fmt::format(
             "evaluating {} ({} checkpoint, epoch {}) on {} split: {} examples, k = {}, chunk {}, batch {}, "

@@ -33,14 +33,15 @@ inline void check_output_path(const std::string& option, const std::string& path
   }
 }
 
-/// `lvm eval`, `sample` and `encode` read image data sets and draw images: a Gaussian mixture run
-/// (vector data) gets a UsageError that says where its results are instead of a data-shape error.
+/// `lvm eval`, `sample` and `encode` read image data sets and draw images: a run on vector data
+/// (a Gaussian mixture's) gets a UsageError that says where its results are instead of a
+/// data-shape error.
 inline void require_image_model(const train::LoadedRun& run, const std::string& run_dir,
                                 const std::string& command) {
-  if (run.config.model.type == "gmm") {
-    throw UsageError(run_dir + ": holds a Gaussian mixture (model.type gmm); lvm " + command +
-                     " works on image models only. The mixture's train and test log-likelihood and "
-                     "BIC are in " +
+  if (run.state.data_shape.size() != 3) {
+    throw UsageError(run_dir + ": holds a model of vector data (model.type " + run.config.model.type() +
+                     "); lvm " + command +
+                     " works on image models only. The run's train and test log-likelihood are in " +
                      run_dir + "/summary.json");
   }
 }

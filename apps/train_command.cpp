@@ -8,10 +8,9 @@
 
 #include "apps/commands.h"
 #include "lvm/config/config.h"
-#include "lvm/train/gmm_trainer.h"
+#include "lvm/models/registry.h"
 #include "lvm/train/stop_signal.h"
 #include "lvm/train/trainer.h"
-#include "lvm/util/json.h"
 
 namespace lvm::app {
 
@@ -66,29 +65,16 @@ Command add_train_command(CLI::App& app) {
           request.run_dir = args->run_dir.empty() ? request.config.resolved_run_dir() : args->run_dir;
           request.overwrite = args->overwrite;
         }
-        if (request.config.model.type == "gmm") {
-          const auto summary = train::train_gmm(request);
-          auto line = util::Json::object();
-          line.set(summary.fit == "em" ? "em_steps" : "epochs", summary.steps)
-              .set("train_log_likelihood", summary.train_log_likelihood)
-              .set("test_log_likelihood", summary.test_log_likelihood)
-              .set("bic", summary.bic)
-              .set("fit_seconds", summary.fit_seconds);
-          std::cout << line.dump(0) << '\n';
-          return kExitOk;
-        }
         // Ctrl-C / SIGTERM: stop at the next step boundary with a checkpoint (see stop_signal.h).
-        train::install_stop_handlers();
-        train::TrainSummary summary;
+        // A model's own fit (the mixture's EM) does not look at the stop flag yet: it keeps the
+        // default handlers, so that Ctrl-C still ends it.
+        if (!model_spec(request.config.model.type()).fit) train::install_stop_handlers();
         try {
-          summary = train::train(request);
+          std::cout << train::run_training(request).dump(0);  // one line, with its newline
         } catch (const train::TrainingInterrupted& e) {
           std::cerr << "lvm train: " << e.what() << '\n';
           return 128 + e.signal;  // the shell's convention for "ended by signal N"
         }
-        std::cout << fmt::format(
-            "{{\"epochs\": {}, \"val_elbo\": {:.4f}, \"test_elbo\": {:.4f}, \"examples_per_s\": {:.1f}}}\n",
-            summary.epochs, summary.val_elbo, summary.test_elbo, summary.examples_per_s);
         return kExitOk;
       }};
 }

@@ -23,7 +23,7 @@
 #include "lvm/data/dataset.h"
 #include "lvm/estimators/estimators.h"
 #include "lvm/estimators/streaming_log_sum_exp.h"
-#include "lvm/models/vae.h"
+#include "lvm/models/vae/vae.h"
 #include "lvm/runtime/runtime.h"
 
 namespace {

@@ -13,8 +13,8 @@
 #include <fmt/format.h>
 #include <torch/torch.h>
 
-#include "lvm/models/gaussian_mixture.h"
-#include "lvm/models/gmm_em.h"
+#include "lvm/models/gmm/gaussian_mixture.h"
+#include "lvm/models/gmm/gmm_em.h"
 #include "lvm/runtime/runtime.h"
 
 namespace {

@@ -18,7 +18,7 @@
 #include "lvm/io/image_grid.h"
 #include "lvm/io/png.h"
 #include "lvm/io/scatter_plot.h"
-#include "lvm/models/factory.h"
+#include "lvm/models/registry.h"
 #include "lvm/runtime/runtime.h"
 #include "lvm/train/snapshots.h"
 
@@ -58,7 +58,7 @@ int main(int argc, char** argv) {
 
   lvm::config::ExperimentConfig config;  // the default model: 784-200-200-50, tanh
   config.output.image_every = 1;
-  auto model = lvm::make_model(config.model, 784);
+  auto model = lvm::make_model(config.model, {1, 28, 28});
   lvm::data::ImageDataset dataset;
   dataset.height = dataset.width = 28;
   dataset.binarization = lvm::data::Binarization::kDynamic;

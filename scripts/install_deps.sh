@@ -22,8 +22,8 @@
 set -euo pipefail
 
 packages=(
-  # toolchain
-  build-essential cmake pkg-config ca-certificates
+  # toolchain; clang-format and git for scripts/test.sh's formatting check
+  build-essential cmake pkg-config ca-certificates clang-format git
   # libraries lvm links against
   libtorch-dev libyaml-cpp-dev libfmt-dev libgtest-dev libcli11-dev zlib1g-dev libpng-dev
   # LibTorch's speed depends on the BLAS under it: OpenBLAS, not the reference BLAS

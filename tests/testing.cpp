@@ -22,6 +22,7 @@
 #include <torch/torch.h>
 
 #include "lvm/data/idx.h"
+#include "lvm/models/vae/vae_config.h"
 
 namespace lvm::testing {
 
@@ -130,9 +131,9 @@ config::ExperimentConfig tiny_vae_config(const std::string& data_dir, int64_t ep
   c.name = "tiny";
   c.device = "cpu";
   c.threads = 1;
-  c.model.latent_dim = 2;
-  c.model.encoder_hidden = {16};
-  c.model.decoder_hidden = {16};
+  c.model.get<VaeConfig>().latent_dim = 2;
+  c.model.get<VaeConfig>().encoder_hidden = {16};
+  c.model.get<VaeConfig>().decoder_hidden = {16};
   c.data.path = data_dir;
   c.data.validation_size = 100;
   c.train.epochs = epochs;

@@ -1,6 +1,7 @@
 #include "lvm/config/config.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -20,58 +21,14 @@
 #include <utility>
 #include <variant>
 
+#include "lvm/models/registry.h"
+
 namespace lvm::config {
 namespace {
 
 // ---------------------------------------------------------------------------------------------
-// Rules: what a field accepts, worded for error messages.
-
-// A numeric range. The bounds are doubles so that one type serves integer and real fields (the
-// bounds used are small, where the int64 -> double conversion is exact).
-struct Range {
-  double lo = -std::numeric_limits<double>::infinity();
-  double hi = std::numeric_limits<double>::infinity();
-  bool lo_open = false;
-  bool hi_open = false;
-
-  bool contains(double x) const {
-    const bool above = lo_open ? x > lo : x >= lo;
-    const bool below = hi_open ? x < hi : x <= hi;
-    return above && below;
-  }
-  // "" (unbounded), ">= 1", "> 0", "in (0, 1]".
-  std::string describe() const {
-    const bool has_lo = std::isfinite(lo);
-    const bool has_hi = std::isfinite(hi);
-    if (has_lo && has_hi) {
-      return fmt::format("in {}{}, {}{}", lo_open ? "(" : "[", lo, hi, hi_open ? ")" : "]");
-    }
-    if (has_lo) return fmt::format("{} {}", lo_open ? ">" : ">=", lo);
-    if (has_hi) return fmt::format("{} {}", hi_open ? "<" : "<=", hi);
-    return "";
-  }
-};
-
-Range at_least(double lo) { return Range{lo, std::numeric_limits<double>::infinity(), false, false}; }
-Range greater_than(double lo) { return Range{lo, std::numeric_limits<double>::infinity(), true, false}; }
-Range open_interval(double lo, double hi) { return Range{lo, hi, true, true}; }
-Range left_open_interval(double lo, double hi) { return Range{lo, hi, true, false}; }  // (lo, hi]
-
-struct StringRule {
-  std::function<bool(const std::string&)> ok;  // empty: any string
-  std::string expected = "a string";
-};
-
-StringRule non_empty() {
-  return {[](const std::string& s) { return !s.empty(); }, "a non-empty string"};
-}
-
-StringRule one_of(const std::vector<std::string>& choices) {
-  return {[choices](const std::string& s) {
-            return std::find(choices.begin(), choices.end(), s) != choices.end();
-          },
-          fmt::format("one of {}", fmt::join(choices, "|"))};
-}
+// The field tables of lvm's own sections: the one place each key is declared. A model's keys are
+// declared by the model (lvm/models/<name>/).
 
 StringRule device_spec() {
   return {[](const std::string& s) {
@@ -84,125 +41,98 @@ StringRule device_spec() {
           "auto, cpu, cuda or cuda:N (N a device index)"};
 }
 
-struct NoRule {};
+}  // namespace
 
-// The rule type each field type takes; a field of any other type fails to compile here.
-template <typename T>
-struct RuleOf;
-template <>
-struct RuleOf<int64_t> {
-  using type = Range;
-};
-template <>
-struct RuleOf<double> {
-  using type = Range;
-};
-template <>
-struct RuleOf<bool> {
-  using type = NoRule;
-};
-template <>
-struct RuleOf<std::string> {
-  using type = StringRule;
-};
-template <>
-struct RuleOf<std::vector<int64_t>> {
-  using type = Range;  // applies to each element
-};
-template <typename T>
-using RuleFor = typename RuleOf<T>::type;
+void DataConfig::visit_fields(FieldVisitor& v) {
+  v.choice("dataset", dataset, {"mnist", "fashion_mnist", "synthetic", "csv"});
+  v.field("path", path, non_empty());
+  v.choice("binarize", binarize, {"none", "dynamic", "static"});
+  v.field("validation_size", validation_size, at_least(0));
+  v.field("train_limit", train_limit, at_least(0));
+  v.field("test_limit", test_limit, at_least(0));
+  v.field("bernoulli_on_grey", bernoulli_on_grey);
+  v.choice("synthetic", synthetic, {"ring", "circles", "pinwheel"});
+  v.field("n_train", n_train, at_least(1));
+  v.field("n_test", n_test, at_least(0));
+  v.field("noise", noise, at_least(0));
+  v.field("test_path", test_path, any_string());
+  v.field("test_fraction", test_fraction, Range{0, 1, false, true});  // [0, 1)
+  v.field("pca_dim", pca_dim, at_least(0));
+}
 
-// Gives every visitor `choice`, a string field whose rule is a list of values.
-template <typename Derived>
-struct VisitorBase {
-  void choice(const char* key, std::string& value, const std::vector<std::string>& choices) {
-    static_cast<Derived*>(this)->field(key, value, one_of(choices));
-  }
-};
+void TrainConfig::visit_fields(FieldVisitor& v) {
+  v.field("epochs", epochs, at_least(1));
+  v.field("batch_size", batch_size, at_least(1));
+  v.field("lr", lr, greater_than(0));
+  v.field("beta1", beta1, open_interval(0, 1));
+  v.field("beta2", beta2, open_interval(0, 1));
+  v.field("eps", eps, greater_than(0));
+  v.choice("schedule", schedule, {"none", "step", "exponential", "cosine"});
+  v.field("step_size", step_size, at_least(1));
+  v.field("gamma", gamma, left_open_interval(0, 1));
+  v.field("lr_min", lr_min, at_least(0));
+  v.field("grad_clip", grad_clip, at_least(0));
+  v.field("seed", seed, at_least(0));
+  v.field("eval_batch_size", eval_batch_size, at_least(1));
+  v.choice("on_nonfinite", on_nonfinite, {"stop", "skip"});
+  v.field("max_skips_in_a_row", max_skips_in_a_row, at_least(1));
+  v.field("checkpoint_every", checkpoint_every, at_least(0));
+}
+
+void OutputConfig::visit_fields(FieldVisitor& v) {
+  v.field("run_dir", run_dir, any_string());
+  v.choice("progress", progress, {"auto", "bar", "lines", "none"});
+  v.field("image_every", image_every, at_least(0));
+}
+
+void ExperimentConfig::visit_fields(FieldVisitor& v) {
+  v.field("name", name, non_empty());
+  v.field("device", device, device_spec());
+  v.field("threads", threads, at_least(0));
+  v.field("torch_threads", torch_threads, at_least(0));
+  v.field("blas_threads", blas_threads, at_least(0));
+  v.section("model", model);
+  v.section("data", data);
+  v.section("train", train);
+  v.section("output", output);
+}
 
 // ---------------------------------------------------------------------------------------------
-// The field tables: the one place each key is declared. Parsing, overrides, validation, YAML
-// output and equality are all visitors over these.
+// The model section: `type` first, then the chosen model's own keys.
 
-template <typename V>
-void visit_fields(V& v, ModelConfig& c) {
-  v.choice("type", c.type, {"vae", "gmm"});
-  v.field("latent_dim", c.latent_dim, at_least(1));
-  v.field("encoder_hidden", c.encoder_hidden, at_least(1));
-  v.field("decoder_hidden", c.decoder_hidden, at_least(1));
-  v.choice("activation", c.activation, {"tanh", "relu", "elu", "softplus"});
-  v.choice("likelihood", c.likelihood, {"bernoulli", "gaussian"});
-  v.choice("objective", c.objective, {"elbo", "iwae", "exact"});
-  v.field("k", c.k, at_least(1));
-  v.choice("kl", c.kl, {"analytic", "mc"});
-  v.choice("iwae_gradient", c.iwae_gradient, {"standard", "dreg"});
-  v.field("components", c.components, at_least(1));
-  v.choice("covariance", c.covariance, {"full", "diag", "spherical"});
-  v.field("reg_covar", c.reg_covar, greater_than(0));
-  v.choice("fit", c.fit, {"em", "gradient"});
-  v.field("em_max_steps", c.em_max_steps, at_least(1));
-  v.field("em_tol", c.em_tol, at_least(0));
-  v.choice("init", c.init, {"kmeans++", "random"});
-  v.field("n_init", c.n_init, at_least(1));
+ModelConfig::ModelConfig() : ModelConfig(default_model_type()) {}
+
+ModelConfig::ModelConfig(const std::string& type)
+    : type_(type), options_(model_spec(type).default_options()) {}
+
+ModelConfig::ModelConfig(const ModelConfig& other) : type_(other.type_), options_(other.options_->clone()) {}
+
+ModelConfig& ModelConfig::operator=(const ModelConfig& other) {
+  if (this != &other) {
+    type_ = other.type_;
+    options_ = other.options_->clone();
+  }
+  return *this;
 }
 
-template <typename V>
-void visit_fields(V& v, DataConfig& c) {
-  v.choice("dataset", c.dataset, {"mnist", "fashion_mnist", "synthetic", "csv"});
-  v.field("path", c.path, non_empty());
-  v.choice("binarize", c.binarize, {"none", "dynamic", "static"});
-  v.field("validation_size", c.validation_size, at_least(0));
-  v.field("train_limit", c.train_limit, at_least(0));
-  v.field("test_limit", c.test_limit, at_least(0));
-  v.field("bernoulli_on_grey", c.bernoulli_on_grey);
-  v.choice("synthetic", c.synthetic, {"ring", "circles", "pinwheel"});
-  v.field("n_train", c.n_train, at_least(1));
-  v.field("n_test", c.n_test, at_least(0));
-  v.field("noise", c.noise, at_least(0));
-  v.field("test_path", c.test_path);
-  v.field("test_fraction", c.test_fraction, Range{0, 1, false, true});
-  v.field("pca_dim", c.pca_dim, at_least(0));
+void ModelConfig::set_type(const std::string& type) {
+  if (type == type_) return;
+  options_ = model_spec(type).default_options();
+  type_ = type;
 }
 
-template <typename V>
-void visit_fields(V& v, TrainConfig& c) {
-  v.field("epochs", c.epochs, at_least(1));
-  v.field("batch_size", c.batch_size, at_least(1));
-  v.field("lr", c.lr, greater_than(0));
-  v.field("beta1", c.beta1, open_interval(0, 1));
-  v.field("beta2", c.beta2, open_interval(0, 1));
-  v.field("eps", c.eps, greater_than(0));
-  v.choice("schedule", c.schedule, {"none", "step", "exponential", "cosine"});
-  v.field("step_size", c.step_size, at_least(1));
-  v.field("gamma", c.gamma, left_open_interval(0, 1));
-  v.field("lr_min", c.lr_min, at_least(0));
-  v.field("grad_clip", c.grad_clip, at_least(0));
-  v.field("seed", c.seed, at_least(0));
-  v.field("eval_batch_size", c.eval_batch_size, at_least(1));
-  v.choice("on_nonfinite", c.on_nonfinite, {"stop", "skip"});
-  v.field("max_skips_in_a_row", c.max_skips_in_a_row, at_least(1));
-  v.field("checkpoint_every", c.checkpoint_every, at_least(0));
+void ModelConfig::throw_wrong_options() const {
+  throw ConfigError(fmt::format("model.type is {}: its options are not the ones asked for", type_));
 }
 
-template <typename V>
-void visit_fields(V& v, OutputConfig& c) {
-  v.field("run_dir", c.run_dir);
-  v.choice("progress", c.progress, {"auto", "bar", "lines", "none"});
-  v.field("image_every", c.image_every, at_least(0));
+void ModelConfig::visit_fields(FieldVisitor& v) {
+  std::string type = type_;
+  v.choice("type", type, registered_model_types());
+  set_type(type);  // a parse or an override may have chosen another model
+  options_->visit_fields(v);
 }
 
-template <typename V>
-void visit_fields(V& v, ExperimentConfig& c) {
-  v.field("name", c.name, non_empty());
-  v.field("device", c.device, device_spec());
-  v.field("threads", c.threads, at_least(0));
-  v.field("torch_threads", c.torch_threads, at_least(0));
-  v.field("blas_threads", c.blas_threads, at_least(0));
-  v.section("model", c.model);
-  v.section("data", c.data);
-  v.section("train", c.train);
-  v.section("output", c.output);
-}
+namespace {
 
 // ---------------------------------------------------------------------------------------------
 // Error reporting.
@@ -262,37 +192,82 @@ struct KeyInfo {
   bool section = false;
 };
 
-// Collects the key names of one struct's table.
-class KeyCollector : public VisitorBase<KeyCollector> {
+struct NoRule {};
+
+// Forwards FieldVisitor's typed overloads to Derived's template on_field(key, value, rule), so that
+// a visitor handles every value type with one function (booleans get NoRule).
+template <typename Derived>
+class TypedVisitor : public FieldVisitor {
  public:
-  template <typename T>
-  void field(const char* key, T&, const RuleFor<T>& = {}) {
+  void field(const char* key, int64_t& value, const Range& rule) override {
+    self().on_field(key, value, rule);
+  }
+  void field(const char* key, double& value, const Range& rule) override {
+    self().on_field(key, value, rule);
+  }
+  void field(const char* key, bool& value) override { self().on_field(key, value, NoRule{}); }
+  void field(const char* key, std::string& value, const StringRule& rule) override {
+    self().on_field(key, value, rule);
+  }
+  void field(const char* key, std::vector<int64_t>& value, const Range& rule) override {
+    self().on_field(key, value, rule);
+  }
+  void section(const char* key, Section& value) override { self().on_section(key, value); }
+
+ private:
+  Derived& self() { return static_cast<Derived&>(*this); }
+};
+
+// Collects the key names of one section's table.
+class KeyCollector : public TypedVisitor<KeyCollector> {
+ public:
+  template <typename T, typename Rule>
+  void on_field(const char* key, T&, const Rule&) {
     keys_.push_back({key, false});
   }
-  template <typename S>
-  void section(const char* key, S&) {
-    keys_.push_back({key, true});
-  }
+  void on_section(const char* key, Section&) { keys_.push_back({key, true}); }
   std::vector<KeyInfo> keys() const { return keys_; }
 
  private:
   std::vector<KeyInfo> keys_;
 };
 
-template <typename S>
-std::vector<KeyInfo> keys_of() {
-  S scratch;
+std::vector<KeyInfo> keys_of(Section& section) {
   KeyCollector collector;
-  visit_fields(collector, scratch);
+  section.visit_fields(collector);
   return collector.keys();
+}
+
+// The model types (other than `type`) that declare `key`, for "did you mix two models?" errors.
+std::vector<std::string> models_with_key(const std::string& key, const std::string& except_type) {
+  std::vector<std::string> owners;
+  for (const std::string& type : registered_model_types()) {
+    if (type == except_type) continue;
+    ModelConfig other(type);
+    for (const KeyInfo& k : keys_of(other)) {
+      if (k.name == key && key != "type") owners.push_back(type);
+    }
+  }
+  return owners;
 }
 
 bool is_known(const std::string& key, const std::vector<KeyInfo>& known) {
   return std::any_of(known.begin(), known.end(), [&](const KeyInfo& k) { return k.name == key; });
 }
 
+// `model`: the model section the key was given in, if it was.
 [[noreturn]] void fail_unknown(const Where& where, const std::string& key_path, const std::string& key,
-                               const std::vector<KeyInfo>& known, bool as_section) {
+                               const std::vector<KeyInfo>& known, bool as_section,
+                               const ModelConfig* model = nullptr) {
+  if (model != nullptr) {
+    const std::vector<std::string> owners = models_with_key(key, model->type());
+    if (!owners.empty()) {
+      fail(where, key_path,
+           fmt::format("unknown key for model.type {}: it is a key of {} (a model section holds the keys of "
+                       "its own model only: set model.type: {} or remove the key)",
+                       model->type(), fmt::join(owners, " and "), owners.front()));
+    }
+  }
   const KeyInfo* best = nullptr;
   size_t best_distance = 3;  // suggest only within distance 2
   for (const KeyInfo& k : known) {
@@ -486,41 +461,40 @@ void read(const YAML::Node& n, const Where& where, const std::string& path, std:
 // ---------------------------------------------------------------------------------------------
 // Visitors.
 
-// Reads one YAML map into a struct: unknown and duplicate keys are errors, absent keys keep
+// The model section lvm 0.1 wrote into every run's config.yaml and checkpoint: one flat list of
+// every model's keys. A section that holds all of them is that format; the keys that are not the
+// chosen model's are dropped when it is read, so that old runs still load.
+const char* const kFlatModelKeys[] = {"type",       "latent_dim",    "encoder_hidden", "decoder_hidden",
+                                      "activation", "likelihood",    "objective",      "k",
+                                      "kl",         "iwae_gradient", "components",     "covariance",
+                                      "reg_covar",  "fit",           "em_max_steps",   "em_tol",
+                                      "init",       "n_init"};
+
+// Reads one YAML map into a section: unknown and duplicate keys are errors, absent keys keep
 // their defaults.
-class ParseVisitor : public VisitorBase<ParseVisitor> {
+class ParseVisitor : public TypedVisitor<ParseVisitor> {
  public:
   ParseVisitor(const YAML::Node& map, Where where, std::string prefix, Origins& origins)
       : map_(map), where_(std::move(where)), prefix_(std::move(prefix)), origins_(origins) {}
 
-  template <typename S>
-  void parse(S& target) {
-    // Index the entries first so that a misspelt key is reported even if a later value is bad.
-    const std::vector<KeyInfo> known = keys_of<S>();
-    for (auto it = map_.begin(); it != map_.end(); ++it) {
-      const YAML::Node key_node = it->first;
-      const Where where = where_.at(key_node);
-      if (!key_node.IsScalar()) {
-        fail(where, prefix_.empty() ? "(top level)" : prefix_,
-             "expected key names, got " + describe_node(key_node));
+  void parse(Section& target) {
+    index_entries();
+    auto* model = dynamic_cast<ModelConfig*>(&target);
+    if (model != nullptr) select_model(*model);
+    // Every key is checked before any value, so that a misspelt key is reported even if a later
+    // value is bad.
+    const std::vector<KeyInfo> known = keys_of(target);
+    for (const auto& [key, entry] : entries_) {
+      if (!is_known(key, known)) {
+        fail_unknown(where_.at(entry.first), join_path(prefix_, key), key, known,
+                     prefix_.empty() && entry.second.IsMap(), model);
       }
-      const std::string key = key_node.Scalar();
-      const std::string path = join_path(prefix_, key);
-      const auto seen = entries_.find(key);
-      if (seen != entries_.end()) {
-        const Where first = where_.at(seen->second.first);
-        fail(where, path,
-             first.line > 0 ? fmt::format("duplicate key (first given on line {})", first.line)
-                            : std::string("duplicate key"));
-      }
-      if (!is_known(key, known)) fail_unknown(where, path, key, known, prefix_.empty() && it->second.IsMap());
-      entries_.emplace(key, std::make_pair(key_node, it->second));
     }
-    visit_fields(*this, target);
+    target.visit_fields(*this);
   }
 
-  template <typename T>
-  void field(const char* key, T& value, const RuleFor<T>& rule = {}) {
+  template <typename T, typename Rule>
+  void on_field(const char* key, T& value, const Rule& rule) {
     const auto entry = entries_.find(key);
     if (entry == entries_.end()) return;
     const Where where = where_.at(entry->second.first);
@@ -529,8 +503,7 @@ class ParseVisitor : public VisitorBase<ParseVisitor> {
     origins_[path] = where;
   }
 
-  template <typename S>
-  void section(const char* key, S& target) {
+  void on_section(const char* key, Section& target) {
     const auto entry = entries_.find(key);
     if (entry == entries_.end()) return;
     const YAML::Node& node = entry->second.second;
@@ -544,6 +517,45 @@ class ParseVisitor : public VisitorBase<ParseVisitor> {
   }
 
  private:
+  // Duplicate keys and non-scalar keys are errors.
+  void index_entries() {
+    for (auto it = map_.begin(); it != map_.end(); ++it) {
+      const YAML::Node key_node = it->first;
+      const Where where = where_.at(key_node);
+      if (!key_node.IsScalar()) {
+        fail(where, prefix_.empty() ? "(top level)" : prefix_,
+             "expected key names, got " + describe_node(key_node));
+      }
+      const std::string key = key_node.Scalar();
+      const auto seen = entries_.find(key);
+      if (seen != entries_.end()) {
+        const Where first = where_.at(seen->second.first);
+        fail(where, join_path(prefix_, key),
+             first.line > 0 ? fmt::format("duplicate key (first given on line {})", first.line)
+                            : std::string("duplicate key"));
+      }
+      entries_.emplace(key, std::make_pair(key_node, it->second));
+    }
+  }
+
+  // The model's type decides which keys the rest of the section may hold.
+  void select_model(ModelConfig& model) {
+    const auto type_entry = entries_.find("type");
+    if (type_entry != entries_.end()) {
+      std::string type;
+      read(type_entry->second.second, where_.at(type_entry->second.first), join_path(prefix_, "type"), type,
+           one_of(registered_model_types()));
+      model.set_type(type);
+    }
+    const bool flat = std::all_of(std::begin(kFlatModelKeys), std::end(kFlatModelKeys),
+                                  [&](const char* key) { return entries_.count(key) > 0; });
+    if (!flat) return;
+    const std::vector<KeyInfo> known = keys_of(model);
+    for (auto it = entries_.begin(); it != entries_.end();) {
+      it = is_known(it->first, known) ? std::next(it) : entries_.erase(it);
+    }
+  }
+
   const YAML::Node& map_;
   Where where_;
   std::string prefix_;
@@ -552,21 +564,21 @@ class ParseVisitor : public VisitorBase<ParseVisitor> {
 };
 
 // Applies one `a.b=v` override: walks the tables along the key path.
-class OverrideVisitor : public VisitorBase<OverrideVisitor> {
+class OverrideVisitor : public TypedVisitor<OverrideVisitor> {
  public:
   OverrideVisitor(std::vector<std::string> keys, YAML::Node value, Where where, Origins& origins)
       : keys_(std::move(keys)), value_(std::move(value)), where_(std::move(where)), origins_(origins) {}
 
-  template <typename S>
-  void apply(S& target) {
-    visit_fields(*this, target);
+  void apply(Section& target) {
+    target.visit_fields(*this);
     if (!done_) {
-      fail_unknown(where_, path_to(depth_), keys_[depth_], keys_of<S>(), depth_ == 0 && keys_.size() > 1);
+      fail_unknown(where_, path_to(depth_), keys_[depth_], keys_of(target), depth_ == 0 && keys_.size() > 1,
+                   dynamic_cast<const ModelConfig*>(&target));
     }
   }
 
-  template <typename T>
-  void field(const char* key, T& value, const RuleFor<T>& rule = {}) {
+  template <typename T, typename Rule>
+  void on_field(const char* key, T& value, const Rule& rule) {
     if (done_ || keys_[depth_] != key) return;
     const std::string path = path_to(depth_);
     if (depth_ + 1 != keys_.size()) fail(where_, path, "is a key, not a section");
@@ -575,8 +587,7 @@ class OverrideVisitor : public VisitorBase<OverrideVisitor> {
     done_ = true;
   }
 
-  template <typename S>
-  void section(const char* key, S& target) {
+  void on_section(const char* key, Section& target) {
     if (done_ || keys_[depth_] != key) return;
     const std::string path = path_to(depth_);
     if (depth_ + 1 == keys_.size()) {
@@ -610,27 +621,30 @@ class OverrideVisitor : public VisitorBase<OverrideVisitor> {
 };
 
 // Re-checks every field's rule; errors point at where the key was set, if known.
-class ValidateVisitor : public VisitorBase<ValidateVisitor> {
+class ValidateVisitor : public TypedVisitor<ValidateVisitor>, public RuleContext {
  public:
   ValidateVisitor(const std::string& source, const Origins& origins) : source_(source), origins_(origins) {}
 
-  template <typename T>
-  void field(const char* key, T& value, const RuleFor<T>& rule = {}) {
+  template <typename T, typename Rule>
+  void on_field(const char* key, T& value, const Rule& rule) {
     const std::string path = join_path(prefix_, key);
     check(value, rule, where(path), path);
   }
 
-  template <typename S>
-  void section(const char* key, S& target) {
+  void on_section(const char* key, Section& target) {
     const std::string saved = prefix_;
     prefix_ = join_path(prefix_, key);
-    visit_fields(*this, target);
+    target.visit_fields(*this);
     prefix_ = saved;
   }
 
   Where where(const std::string& path) const {
     const auto it = origins_.find(path);
     return it != origins_.end() ? it->second : Where{source_};
+  }
+
+  [[noreturn]] void fail(const std::string& key_path, const std::string& what) const override {
+    config::fail(where(key_path), key_path, what);
   }
 
  private:
@@ -661,20 +675,19 @@ bool is_safe_plain(const std::string& s) {
   return true;
 }
 
-class EmitVisitor : public VisitorBase<EmitVisitor> {
+class EmitVisitor : public TypedVisitor<EmitVisitor> {
  public:
   explicit EmitVisitor(YAML::Emitter& out) : out_(out) {}
 
-  template <typename T>
-  void field(const char* key, T& value, const RuleFor<T>& = {}) {
+  template <typename T, typename Rule>
+  void on_field(const char* key, T& value, const Rule&) {
     out_ << YAML::Key << key << YAML::Value;
     emit(value);
   }
 
-  template <typename S>
-  void section(const char* key, S& target) {
+  void on_section(const char* key, Section& target) {
     out_ << YAML::Key << key << YAML::Value << YAML::BeginMap;
-    visit_fields(*this, target);
+    target.visit_fields(*this);
     out_ << YAML::EndMap;
   }
 
@@ -698,23 +711,52 @@ class EmitVisitor : public VisitorBase<EmitVisitor> {
   YAML::Emitter& out_;
 };
 
-// Every value in table order, for equality.
-class FlattenVisitor : public VisitorBase<FlattenVisitor> {
+// Every key path and value in table order, for equality and for comparing model sections.
+class FlattenVisitor : public TypedVisitor<FlattenVisitor> {
  public:
   using Value = std::variant<int64_t, double, bool, std::string, std::vector<int64_t>>;
 
-  template <typename T>
-  void field(const char*, T& value, const RuleFor<T>& = {}) {
-    values_.emplace_back(value);
+  template <typename T, typename Rule>
+  void on_field(const char* key, T& value, const Rule&) {
+    values_.emplace_back(join_path(prefix_, key), value);
   }
-  template <typename S>
-  void section(const char*, S& target) {
-    visit_fields(*this, target);
+  void on_section(const char* key, Section& target) {
+    const std::string saved = prefix_;
+    prefix_ = join_path(prefix_, key);
+    target.visit_fields(*this);
+    prefix_ = saved;
   }
-  const std::vector<Value>& values() const { return values_; }
+  const std::vector<std::pair<std::string, Value>>& values() const { return values_; }
 
  private:
-  std::vector<Value> values_;
+  std::string prefix_;
+  std::vector<std::pair<std::string, Value>> values_;
+};
+
+// Every key path with its value as text.
+class TextVisitor : public TypedVisitor<TextVisitor> {
+ public:
+  template <typename T, typename Rule>
+  void on_field(const char* key, T& value, const Rule&) {
+    entries_.emplace_back(join_path(prefix_, key), text(value));
+  }
+  void on_section(const char* key, Section& target) {
+    const std::string saved = prefix_;
+    prefix_ = join_path(prefix_, key);
+    target.visit_fields(*this);
+    prefix_ = saved;
+  }
+  const std::vector<std::pair<std::string, std::string>>& entries() const { return entries_; }
+
+ private:
+  static std::string text(int64_t v) { return std::to_string(v); }
+  static std::string text(double v) { return format_number(v); }
+  static std::string text(bool v) { return v ? "true" : "false"; }
+  static std::string text(const std::string& v) { return v; }
+  static std::string text(const std::vector<int64_t>& v) { return fmt::format("[{}]", fmt::join(v, ", ")); }
+
+  std::string prefix_;
+  std::vector<std::pair<std::string, std::string>> entries_;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -722,66 +764,15 @@ class FlattenVisitor : public VisitorBase<FlattenVisitor> {
 void validate_impl(const ExperimentConfig& config, const std::string& source_name, const Origins& origins) {
   ExperimentConfig copy = config;  // the visitors take non-const references
   ValidateVisitor visitor(source_name, origins);
-  visit_fields(visitor, copy);
+  copy.visit_fields(visitor);
 
-  const ModelConfig& model = config.model;
-  const DataConfig& data = config.data;
+  config.model.options().check(config, visitor);
   const TrainConfig& train = config.train;
-  if (model.iwae_gradient == "dreg" && model.objective != "iwae") {
-    fail(visitor.where("model.iwae_gradient"), "model.iwae_gradient",
-         fmt::format(
-             "dreg (doubly reparameterised gradients) is an estimator of the IWAE bound's gradient and "
-             "needs model.objective: iwae, got '{}'",
-             model.objective));
-  }
-  if (model.type == "vae" && model.likelihood == "bernoulli" && data.binarize == "none" &&
-      !data.bernoulli_on_grey) {
-    fail(visitor.where("data.binarize"), "data.binarize",
-         "none with model.likelihood: bernoulli: a Bernoulli likelihood on grey levels in [0,1] is a "
-         "cross-entropy, "
-         "not a likelihood (it is not normalised over the grey values, so its log-likelihood cannot be "
-         "compared "
-         "with published results); binarise the data (data.binarize: dynamic or static), use "
-         "model.likelihood: "
-         "gaussian, or set data.bernoulli_on_grey: true to train on grey levels anyway");
-  }
-  const bool gmm = model.type == "gmm";
-  if (gmm && model.objective != "exact") {
-    fail(visitor.where("model.objective"), "model.objective",
-         fmt::format("model.type gmm is trained on its exact log-likelihood (by EM or by gradient): set "
-                     "model.objective: exact, got '{}'",
-                     model.objective));
-  }
-  if (!gmm && model.objective == "exact") {
-    fail(visitor.where("model.objective"), "model.objective",
-         fmt::format("exact needs a model whose log p(x) is tractable (model.type: gmm); a {} is trained on "
-                     "a bound: elbo or iwae",
-                     model.type));
-  }
-  if (gmm && model.n_init > 1 && model.fit != "em") {
-    fail(visitor.where("model.n_init"), "model.n_init",
-         fmt::format("several initialisations (n_init {}) are for model.fit: em; a gradient fit starts once",
-                     model.n_init));
-  }
-  const bool vector_data = data.dataset == "synthetic" || data.dataset == "csv";
-  if (!gmm && vector_data) {
-    fail(visitor.where("data.dataset"), "data.dataset",
-         fmt::format("{} data are vectors for model.type: gmm; a {} trains on images (mnist, fashion_mnist)",
-                     data.dataset, model.type));
-  }
-  if (!gmm && data.pca_dim > 0) {
-    fail(visitor.where("data.pca_dim"), "data.pca_dim",
-         fmt::format("PCA projection is applied for model.type: gmm only, not for a {}", model.type));
-  }
-  if (gmm && !vector_data && data.binarize == "dynamic") {
-    fail(visitor.where("data.binarize"), "data.binarize",
-         "dynamic binarisation redraws the data every epoch, which a Gaussian mixture fitted by EM cannot "
-         "use: set data.binarize: none (grey levels) or static");
-  }
   if (train.schedule == "cosine" && train.lr_min > train.lr) {
-    fail(visitor.where("train.lr_min"), "train.lr_min",
-         fmt::format("the cosine schedule decays from train.lr to train.lr_min, but lr_min {} > lr {}",
-                     format_number(train.lr_min), format_number(train.lr)));
+    visitor.fail(
+        "train.lr_min",
+        fmt::format("the cosine schedule decays from train.lr to train.lr_min, but lr_min {} > lr {}",
+                    format_number(train.lr_min), format_number(train.lr)));
   }
 }
 
@@ -813,8 +804,19 @@ void apply_override_impl(ExperimentConfig& config, const std::string& assignment
 
 }  // namespace
 
+bool is_vector_dataset(const DataConfig& data) {
+  return data.dataset == "synthetic" || data.dataset == "csv";
+}
+
 std::string ExperimentConfig::resolved_run_dir() const {
   return output.run_dir.empty() ? "runs/" + name : output.run_dir;
+}
+
+std::vector<std::pair<std::string, std::string>> model_key_values(const ModelConfig& model) {
+  ModelConfig copy = model;  // the visitors take non-const references
+  TextVisitor visitor;
+  copy.visit_fields(visitor);
+  return visitor.entries();
 }
 
 bool operator==(const ExperimentConfig& a, const ExperimentConfig& b) {
@@ -822,8 +824,8 @@ bool operator==(const ExperimentConfig& a, const ExperimentConfig& b) {
   ExperimentConfig copy_b = b;
   FlattenVisitor flat_a;
   FlattenVisitor flat_b;
-  visit_fields(flat_a, copy_a);
-  visit_fields(flat_b, copy_b);
+  copy_a.visit_fields(flat_a);
+  copy_b.visit_fields(flat_b);
   return flat_a.values() == flat_b.values();
 }
 
@@ -884,7 +886,7 @@ std::string to_yaml(const ExperimentConfig& config) {
   YAML::Emitter out;
   out << YAML::BeginMap;
   EmitVisitor visitor(out);
-  visit_fields(visitor, copy);
+  copy.visit_fields(visitor);
   out << YAML::EndMap;
   // A blank line before each section, for the reader; section headers are the only top-level
   // lines that end in ':' (a string value ending in ':' is quoted).

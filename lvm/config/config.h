@@ -3,14 +3,19 @@
 // strict validation (unknown keys, wrong types and out-of-range values are errors naming the
 // file, line and key path) and written back as the resolved config.yaml of a run.
 //
-// Every field is declared once, in the `visit_fields` functions of config.cpp; parsing, `--set`
-// overrides, validation and YAML output are all driven by them. To add a key, add the member
-// with its default and one line to the matching visit_fields.
+// Every field is declared once, in its section's `visit_fields` (lvm/config/fields.h): lvm's own
+// sections in config.cpp, a model's options in its folder under lvm/models/. Parsing, `--set`
+// overrides, validation and YAML output are all driven by them. To add a key, add the member with
+// its default and one line to the matching visit_fields.
 
 #include <cstdint>
+#include <memory>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
+
+#include "lvm/config/fields.h"
 
 namespace lvm::config {
 
@@ -21,32 +26,82 @@ class ConfigError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-struct ModelConfig {
-  std::string type = "vae";  // vae | gmm
-  // --- VAE ---
-  int64_t latent_dim = 50;
-  std::vector<int64_t> encoder_hidden = {200, 200};
-  std::vector<int64_t> decoder_hidden = {200, 200};
-  std::string activation = "tanh";         // tanh | relu | elu | softplus
-  std::string likelihood = "bernoulli";    // bernoulli | gaussian
-  std::string objective = "elbo";          // elbo | iwae | exact (exact log p(x): gmm)
-  int64_t k = 1;                           // samples per example for the training objective
-  std::string kl = "analytic";             // analytic | mc
-  std::string iwae_gradient = "standard";  // standard | dreg
-  // --- Gaussian mixture (gmm) ---
-  int64_t components = 8;           // K
-  std::string covariance = "full";  // full | diag | spherical
-  double reg_covar = 1e-6;          // added to every covariance's diagonal: the floor on its eigenvalues
-  std::string fit = "em";           // em (closed-form M-steps) | gradient (Adam on the exact log p(x))
-  int64_t em_max_steps = 100;
-  double em_tol = 1e-3;           // stop when a step gains less than this (mean log-likelihood, nats)
-  std::string init = "kmeans++";  // kmeans++ (k-means++ seeds + Lloyd) | random (random points)
-  int64_t n_init = 1;             // em: fits from seeds seed, seed+1, ...; the best log-likelihood is kept
+struct ExperimentConfig;
+
+/// Cross-key rules report through this: fail() throws a ConfigError that names where key_path
+/// was set (file:line or the --set) and the key.
+class RuleContext {
+ public:
+  virtual ~RuleContext() = default;
+  [[noreturn]] virtual void fail(const std::string& key_path, const std::string& what) const = 0;
 };
 
-struct DataConfig {
-  std::string dataset = "mnist";     // mnist | fashion_mnist | synthetic | csv (the last two: gmm only)
-  std::string path = "data/mnist";   // directory with the four IDX files (raw or .gz); csv: the file
+/// A model's own keys: the model section less `type`. Each model declares its options (see
+/// lvm/models/registry.h); the config holds only the chosen model's.
+class ModelOptions : public Section {
+ public:
+  virtual std::unique_ptr<ModelOptions> clone() const = 0;
+  /// Rules across keys, and between the model and the rest of the config (the data it accepts).
+  virtual void check(const ExperimentConfig& config, const RuleContext& context) const {}
+  /// Keys that shape training only (an objective, its sample count): a checkpoint written with
+  /// other values still fits the model. Every other key is part of the architecture.
+  virtual std::vector<std::string> training_keys() const { return {}; }
+  /// Latent samples drawn per example in one training step (the memory check scales by it).
+  virtual int64_t samples_per_example() const { return 1; }
+};
+
+/// clone() for an options struct: `struct MyOptions : ModelOptionsBase<MyOptions> {...}`.
+template <typename Derived>
+class ModelOptionsBase : public ModelOptions {
+ public:
+  std::unique_ptr<ModelOptions> clone() const override {
+    return std::make_unique<Derived>(static_cast<const Derived&>(*this));
+  }
+};
+
+/// The model section: `type` picks a registered model, whose options hold the other keys.
+/// Changing the type (a --set model.type=...) starts from that model's defaults.
+class ModelConfig : public Section {
+ public:
+  /// The default model's defaults.
+  ModelConfig();
+  /// `type`'s defaults; throws ConfigError for a type nobody registered.
+  explicit ModelConfig(const std::string& type);
+  ModelConfig(const ModelConfig& other);
+  ModelConfig& operator=(const ModelConfig& other);
+  ModelConfig(ModelConfig&&) noexcept = default;
+  ModelConfig& operator=(ModelConfig&&) noexcept = default;
+
+  const std::string& type() const { return type_; }
+  /// Switches to `type` with its defaults (nothing happens when it is the type already).
+  void set_type(const std::string& type);
+  ModelOptions& options() { return *options_; }
+  const ModelOptions& options() const { return *options_; }
+  /// The options as the model's own struct; throws ConfigError when they belong to another model.
+  template <typename T>
+  T& get() {
+    return const_cast<T&>(static_cast<const ModelConfig&>(*this).get<T>());
+  }
+  template <typename T>
+  const T& get() const {
+    const auto* typed = dynamic_cast<const T*>(options_.get());
+    if (typed == nullptr) throw_wrong_options();
+    return *typed;
+  }
+
+  void visit_fields(FieldVisitor& v) override;
+
+ private:
+  [[noreturn]] void throw_wrong_options() const;
+
+  std::string type_;
+  std::unique_ptr<ModelOptions> options_;
+};
+
+struct DataConfig : Section {
+  std::string dataset = "mnist";    // mnist | fashion_mnist | synthetic | csv (the last two: vector data, for
+                                    // models that take them)
+  std::string path = "data/mnist";  // directory with the four IDX files (raw or .gz); csv: the file
   std::string binarize = "dynamic";  // none | dynamic | static
   int64_t validation_size = 10000;   // carved from the end of the training set
   int64_t train_limit = 0;           // use only the first N training images (0: all)
@@ -61,10 +116,12 @@ struct DataConfig {
   double noise = 0.1;          // synthetic: noise scale (see lvm/data/synthetic.h)
   std::string test_path = "";  // csv: test rows from this file; empty: a test_fraction split
   double test_fraction = 0.2;  // csv without test_path: share of rows (seeded shuffle) held out
-  int64_t pca_dim = 0;         // gmm: project onto the top pca_dim principal components (0: off)
+  int64_t pca_dim = 0;         // vector data: project onto the top pca_dim principal components (0: off)
+
+  void visit_fields(FieldVisitor& v) override;
 };
 
-struct TrainConfig {
+struct TrainConfig : Section {
   int64_t epochs = 50;
   int64_t batch_size = 100;
   double lr = 1e-3;
@@ -83,15 +140,19 @@ struct TrainConfig {
   std::string on_nonfinite = "stop";  // stop | skip
   int64_t max_skips_in_a_row = 10;
   int64_t checkpoint_every = 0;  // also write checkpoints/last.pt every N steps (0: at epoch ends only)
+
+  void visit_fields(FieldVisitor& v) override;
 };
 
-struct OutputConfig {
+struct OutputConfig : Section {
   std::string run_dir = "";       // empty: runs/<name>
   std::string progress = "auto";  // auto (bar on a terminal) | bar | lines | none
   int64_t image_every = 5;        // sample / reconstruction pictures every N epochs and the last (0: off)
+
+  void visit_fields(FieldVisitor& v) override;
 };
 
-struct ExperimentConfig {
+struct ExperimentConfig : Section {
   std::string name = "experiment";
   std::string device = "auto";  // auto | cpu | cuda | cuda:N
   int64_t threads = 0;          // 0: all cores
@@ -104,7 +165,15 @@ struct ExperimentConfig {
 
   /// runs/<name> unless output.run_dir is set.
   std::string resolved_run_dir() const;
+  void visit_fields(FieldVisitor& v) override;
 };
+
+/// Whether data.dataset holds vectors (synthetic, csv) rather than images (mnist, fashion_mnist).
+bool is_vector_dataset(const DataConfig& data);
+
+/// Every key of the model section (`type` first) with its value as text: "latent_dim" -> "50",
+/// "encoder_hidden" -> "[200, 200]".
+std::vector<std::pair<std::string, std::string>> model_key_values(const ModelConfig& model);
 
 /// Field-by-field equality over every key (driven by the same field tables as parsing).
 bool operator==(const ExperimentConfig& a, const ExperimentConfig& b);

@@ -13,7 +13,7 @@
 #include <torch/torch.h>
 
 #include "lvm/config/config.h"
-#include "lvm/models/vae.h"
+#include "lvm/models/vae/vae.h"
 #include "lvm/train/run_dir.h"
 #include "lvm/util/files.h"
 

@@ -41,6 +41,10 @@ class LatentVariableModel : public torch::nn::Module {
   /// Every parameter not in proposal_parameters().
   std::vector<torch::Tensor> generative_parameters();
 
+  /// Whether p(x|z) is a distribution over binary x only (a Bernoulli likelihood): on grey levels
+  /// its values are cross-entropies, not log-likelihoods.
+  virtual bool needs_binary_data() const { return false; }
+
   /// x ~ p(x): z ~ p(z), x ~ p_θ(x|z) -> [n, D]; with `mean`, E[x|z] instead of a draw.
   torch::Tensor sample(int64_t n, bool mean = false);
 };

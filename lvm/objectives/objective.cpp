@@ -3,6 +3,7 @@
 #include <cmath>
 #include <stdexcept>
 
+#include <fmt/format.h>
 #include <torch/torch.h>
 
 #include "lvm/distributions/kl.h"
@@ -96,9 +97,24 @@ ObjectiveResult exact_log_likelihood(LatentVariableModel& model, const torch::Te
   return result;
 }
 
-Objective make_objective(const config::ModelConfig& config) {
+void ObjectiveConfig::visit_objective_fields(config::FieldVisitor& v) {
+  v.choice("objective", objective, {"elbo", "iwae"});
+  v.field("k", k, config::at_least(1));
+  v.choice("kl", kl, {"analytic", "mc"});
+  v.choice("iwae_gradient", iwae_gradient, {"standard", "dreg"});
+}
+
+void ObjectiveConfig::check_objective(const config::RuleContext& context) const {
+  if (iwae_gradient == "dreg" && objective != "iwae") {
+    context.fail("model.iwae_gradient",
+                 fmt::format("dreg (doubly reparameterised gradients) is an estimator of the IWAE bound's "
+                             "gradient and needs model.objective: iwae, got '{}'",
+                             objective));
+  }
+}
+
+Objective make_objective(const ObjectiveConfig& config) {
   const int64_t k = config.k;
-  if (config.objective == "exact") return exact_log_likelihood;
   if (config.objective == "elbo") {
     const KlMode mode = config.kl == "mc" ? KlMode::kMonteCarlo : KlMode::kAnalytic;
     return [k, mode](LatentVariableModel& model, const torch::Tensor& x) { return elbo(model, x, k, mode); };

@@ -48,7 +48,20 @@ ObjectiveResult iwae(LatentVariableModel& model, const torch::Tensor& x, int64_t
 /// Throws std::invalid_argument for a model without an exact marginal.
 ObjectiveResult exact_log_likelihood(LatentVariableModel& model, const torch::Tensor& x);
 
-/// The objective a model config asks for (model.objective: elbo | iwae | exact; k, kl, iwae_gradient).
-Objective make_objective(const config::ModelConfig& config);
+/// The objective keys of a model trained on a bound (model.objective, k, kl, iwae_gradient): a
+/// model's options inherit them and add visit_objective_fields to their table.
+struct ObjectiveConfig {
+  std::string objective = "elbo";          // elbo | iwae
+  int64_t k = 1;                           // samples per example
+  std::string kl = "analytic";             // analytic | mc
+  std::string iwae_gradient = "standard";  // standard | dreg
+
+  void visit_objective_fields(config::FieldVisitor& v);
+  /// Cross-key rules (dreg needs iwae); key paths are "model.<key>".
+  void check_objective(const config::RuleContext& context) const;
+};
+
+/// The objective the keys ask for.
+Objective make_objective(const ObjectiveConfig& config);
 
 }  // namespace lvm

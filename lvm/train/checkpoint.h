@@ -24,8 +24,10 @@ class CheckpointError : public std::runtime_error {
 };
 
 struct CheckpointState {
-  int64_t epoch = 0;              // epochs completed
-  double best_value = -INFINITY;  // best validation ELBO so far
+  int64_t epoch = 0;  // epochs completed
+  // The best value of the run's selection criterion so far: the validation ELBO (gradient
+  // trainer), the mean training log-likelihood (the mixture's fit).
+  double best_value = -INFINITY;
   int64_t best_epoch = 0;
   std::string config_yaml;  // the run's resolved config
   std::string metrics_csv;  // metrics.csv as of this epoch

@@ -1,56 +1,42 @@
 #include "lvm/train/memory_check.h"
 
 #include <fmt/format.h>
-#include <fmt/ranges.h>
 
+#include "lvm/models/registry.h"
 #include "lvm/runtime/memory.h"
 
 namespace lvm::train {
-namespace {
 
-// Weights of an MLP in -> hidden... -> out (biases included).
-double mlp_weights(int64_t in, const std::vector<int64_t>& hidden, int64_t out) {
-  double total = 0;
-  int64_t from = in;
-  for (const int64_t h : hidden) {
-    total += static_cast<double>(from + 1) * static_cast<double>(h);
-    from = h;
-  }
-  return total + static_cast<double>(from + 1) * static_cast<double>(out);
-}
-
-}  // namespace
-
-void check_training_memory(const config::ExperimentConfig& config, int64_t data_dim, torch::Device device) {
-  if (config.model.type != "vae") return;
+void check_training_memory(const config::ExperimentConfig& config, const std::vector<int64_t>& data_shape,
+                           torch::Device device) {
+  const ModelSpec& spec = model_spec(config.model.type());
+  if (!spec.footprint) return;
   const auto available = runtime::available_memory(device);
   if (!available) return;
-  const auto& m = config.model;
-  const int64_t decoder_out = m.likelihood == "gaussian" ? 2 * data_dim : data_dim;
+  const MemoryFootprint size = spec.footprint(config.model.options(), data_shape);
+  const double memory = static_cast<double>(*available);
   constexpr double kFloat = sizeof(float);
   // Weights, gradients and Adam's two moments.
-  const double weights = mlp_weights(data_dim, m.encoder_hidden, 2 * m.latent_dim) +
-                         mlp_weights(m.latent_dim, m.decoder_hidden, decoder_out);
-  const double weight_bytes = 4 * kFloat * weights;
-  if (weight_bytes > static_cast<double>(*available)) {
+  const double weight_bytes = 4 * kFloat * size.parameters;
+  if (weight_bytes > memory) {
     throw config::ConfigError(fmt::format(
-        "model.encoder_hidden [{}], model.decoder_hidden [{}], model.latent_dim {}: the networks have {:.3g} "
-        "weights, about {} with their gradients and Adam's state, more than the {} of memory available",
-        fmt::join(m.encoder_hidden, ", "), fmt::join(m.decoder_hidden, ", "), m.latent_dim, weights,
-        runtime::format_bytes(weight_bytes), runtime::format_bytes(static_cast<double>(*available))));
+        "{}: the networks have {:.3g} weights, about {} with their gradients and Adam's state, more than the "
+        "{} of memory available",
+        size.size_keys, size.parameters, runtime::format_bytes(weight_bytes), runtime::format_bytes(memory)));
   }
   // Activations, saved for the backward pass, and their gradients: about 3x a forward pass.
-  const double row_bytes =
-      3.0 * static_cast<double>(runtime::mlp_bytes_per_row(data_dim, m.encoder_hidden, 2 * m.latent_dim) +
-                                runtime::mlp_bytes_per_row(m.latent_dim, m.decoder_hidden, decoder_out));
-  const double rows = static_cast<double>(m.k) * static_cast<double>(config.train.batch_size);
-  if (weight_bytes + rows * row_bytes > static_cast<double>(*available)) {
+  const double batch = static_cast<double>(config.train.batch_size);
+  const int64_t samples = config.model.options().samples_per_example();
+  const double rows = static_cast<double>(samples) * batch;
+  const double step_bytes = 3.0 * (batch * size.bytes_per_example + rows * size.bytes_per_sample);
+  if (weight_bytes + step_bytes > memory) {
+    const std::string samples_part =
+        size.samples_key.empty() ? "" : fmt::format("{} {} x ", size.samples_key, samples);
     throw config::ConfigError(fmt::format(
-        "model.k {} x train.batch_size {}: one training step runs {:.3g} rows through encoder and decoder, "
-        "about {} with autograd's saved activations, more than the {} of memory available; lower "
-        "train.batch_size or model.k",
-        m.k, config.train.batch_size, rows, runtime::format_bytes(rows * row_bytes),
-        runtime::format_bytes(static_cast<double>(*available))));
+        "{}train.batch_size {}: one training step runs {:.3g} rows through the model, about {} with "
+        "autograd's saved activations, more than the {} of memory available; lower train.batch_size{}",
+        samples_part, config.train.batch_size, rows, runtime::format_bytes(step_bytes),
+        runtime::format_bytes(memory), size.samples_key.empty() ? "" : " or " + size.samples_key));
   }
 }
 

@@ -1,5 +1,6 @@
 #include "lvm/train/run_dir.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <numeric>
 #include <stdexcept>
@@ -10,32 +11,34 @@
 #include <torch/torch.h>
 
 #include "lvm/data/idx.h"
-#include "lvm/models/factory.h"
+#include "lvm/models/registry.h"
 
 namespace lvm::train {
 namespace {
 
 namespace fs = std::filesystem;
 
-// The keys of the model section that decide the network's layout and meaning; the others
-// (objective, k, ...) only shape training.
+// The keys of the model section that decide the network's layout and meaning: all but the ones
+// its options call training keys (objective, k, ...).
 std::vector<std::string> architecture_differences(const config::ModelConfig& run,
                                                   const config::ModelConfig& checkpoint) {
+  if (run.type() != checkpoint.type()) {
+    return {fmt::format("model.type is {} in config.yaml but {} in the checkpoint", run.type(),
+                        checkpoint.type())};
+  }
+  const std::vector<std::string> training = run.options().training_keys();
+  const auto run_values = config::model_key_values(run);
+  const auto checkpoint_values = config::model_key_values(checkpoint);
   std::vector<std::string> out;
-  auto compare = [&](const char* key, const auto& a, const auto& b) {
-    if (a != b)
-      out.push_back(fmt::format("model.{} is {} in config.yaml but {} in the checkpoint", key, a, b));
-  };
-  compare("type", run.type, checkpoint.type);
-  compare("latent_dim", run.latent_dim, checkpoint.latent_dim);
-  compare("encoder_hidden", fmt::format("[{}]", fmt::join(run.encoder_hidden, ", ")),
-          fmt::format("[{}]", fmt::join(checkpoint.encoder_hidden, ", ")));
-  compare("decoder_hidden", fmt::format("[{}]", fmt::join(run.decoder_hidden, ", ")),
-          fmt::format("[{}]", fmt::join(checkpoint.decoder_hidden, ", ")));
-  compare("activation", run.activation, checkpoint.activation);
-  compare("likelihood", run.likelihood, checkpoint.likelihood);
-  compare("components", run.components, checkpoint.components);
-  compare("covariance", run.covariance, checkpoint.covariance);
+  // Same type, so the same keys in the same order.
+  for (size_t i = 0; i < run_values.size() && i < checkpoint_values.size(); ++i) {
+    const auto& [key, value] = run_values[i];
+    if (std::find(training.begin(), training.end(), key) != training.end()) continue;
+    if (value != checkpoint_values[i].second) {
+      out.push_back(fmt::format("model.{} is {} in config.yaml but {} in the checkpoint", key, value,
+                                checkpoint_values[i].second));
+    }
+  }
   return out;
 }
 
@@ -101,7 +104,7 @@ LoadedRun load_run(const std::string& run_dir, const std::string& checkpoint, to
   run.data_dim = std::accumulate(run.state.data_shape.begin(), run.state.data_shape.end(), int64_t{1},
                                  std::multiplies<>());
 
-  run.model = make_model(run.config.model, run.data_dim);
+  run.model = make_model(run.config.model, run.state.data_shape);
   load_checkpoint(run.checkpoint_path, *run.model, nullptr);
   run.model->to(device);
   run.model->eval();

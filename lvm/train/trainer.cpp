@@ -11,7 +11,7 @@
 #include <torch/torch.h>
 
 #include "lvm/data/dataset.h"
-#include "lvm/models/factory.h"
+#include "lvm/models/registry.h"
 #include "lvm/objectives/objective.h"
 #include "lvm/runtime/runtime.h"
 #include "lvm/train/checkpoint.h"
@@ -110,10 +110,11 @@ std::string nonfinite_quantity(double loss, torch::nn::Module& model) {
 TrainSummary train(const TrainRequest& request) {
   std::ostream& log = request.log != nullptr ? *request.log : std::cerr;
   config::ExperimentConfig cfg = request.config;
-  if (cfg.model.type != "vae") {
-    throw std::invalid_argument(
-        "train(): model.type " + cfg.model.type +
-        " is trained by train_gmm() (lvm/train/gmm_trainer.h), not by the VAE trainer");
+  const ModelSpec& spec = model_spec(cfg.model.type());
+  if (!spec.objective) {
+    throw std::invalid_argument("train(): model.type " + cfg.model.type() +
+                                " has no training objective for the gradient trainer; it is fitted by its "
+                                "own fit (run_training calls it)");
   }
   check_run_dir(request);
 
@@ -122,15 +123,17 @@ TrainSummary train(const TrainRequest& request) {
   torch::manual_seed(static_cast<uint64_t>(cfg.train.seed));
 
   const auto dataset = data::load_image_dataset(cfg.data, device, cfg.train.seed);
-  if (cfg.model.likelihood == "bernoulli" && !dataset.binary && !cfg.data.bernoulli_on_grey) {
+  const std::vector<int64_t> data_shape = {1, dataset.height, dataset.width};
+  check_training_memory(cfg, data_shape, device);
+  auto model = make_model(cfg.model, data_shape);
+  if (model->needs_binary_data() && !dataset.binary && !cfg.data.bernoulli_on_grey) {
     throw std::invalid_argument(
-        "model.likelihood: a Bernoulli likelihood on grey-level images is a cross-entropy, not a likelihood; "
-        "set data.binarize to dynamic or static, or data.bernoulli_on_grey: true to accept it");
+        "model.type " + cfg.model.type() +
+        " has a Bernoulli likelihood, which on grey-level images is a cross-entropy, not a likelihood; set "
+        "data.binarize to dynamic or static, or data.bernoulli_on_grey: true to accept it");
   }
-  check_training_memory(cfg, dataset.dim(), device);
-  auto model = make_model(cfg.model, dataset.dim());
   model->to(device);
-  const Objective objective = make_objective(cfg.model);
+  const Objective objective = spec.objective(cfg.model.options());
   torch::optim::Adam optimizer(model->parameters(), adam_options(cfg.train));
 
   const fs::path run_dir(request.run_dir);
@@ -156,7 +159,7 @@ TrainSummary train(const TrainRequest& request) {
         state.best_value, state.best_epoch);
   }
   state.config_yaml = config_yaml;
-  state.data_shape = {1, dataset.height, dataset.width};
+  state.data_shape = data_shape;
   util::write_file_atomic((run_dir / "config.yaml").string(), config_yaml);
   util::write_file_atomic((run_dir / "metrics.csv").string(), state.metrics_csv);
 
@@ -358,6 +361,18 @@ TrainSummary train(const TrainRequest& request) {
                      summary.best_epoch, summary.val_elbo, summary.test_elbo, test.elbo_std_error,
                      summary.test_kl, (run_dir / "summary.json").string());
   return summary;
+}
+
+util::Json run_training(const TrainRequest& request) {
+  const ModelSpec& spec = model_spec(request.config.model.type());
+  if (spec.fit) return spec.fit(request);
+  const TrainSummary summary = train(request);
+  auto line = util::Json::object();
+  line.set("epochs", summary.epochs)
+      .set("val_elbo", summary.val_elbo)
+      .set("test_elbo", summary.test_elbo)
+      .set("examples_per_s", summary.examples_per_s);
+  return line;
 }
 
 }  // namespace lvm::train

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "lvm/config/config.h"
+#include "lvm/util/json.h"
 
 namespace lvm::train {
 
@@ -44,10 +45,15 @@ struct TrainSummary {
   double examples_per_s = 0, seconds = 0;
 };
 
-/// Trains a VAE; a config with model.type gmm goes to train_gmm (lvm/train/gmm_trainer.h).
+/// The gradient trainer: Adam on the objective the model's spec names (lvm/models/registry.h),
+/// for models of images with a proposal q(z|x) (validation reports the ELBO).
 /// Throws TrainingError on a non-finite loss or gradient (train.on_nonfinite: stop) and
 /// TrainingInterrupted when a stop is requested.
 TrainSummary train(const TrainRequest& request);
+
+/// What `lvm train` runs: the model's own fit where its spec has one (the mixture's EM), the
+/// gradient trainer otherwise. Returns the one-line JSON summary the command prints.
+util::Json run_training(const TrainRequest& request);
 
 /// Checks the run directory before anything is written: with resume, that it holds a checkpoint;
 /// otherwise, that it holds no run unless overwrite is set. Throws std::invalid_argument.

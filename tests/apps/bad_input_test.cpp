@@ -261,7 +261,7 @@ TEST_F(BadInput, ATrainingStepThatCannotFitIsAConfigErrorBeforeAnythingIsWritten
   EXPECT_EQ(rows.exit_code, 2) << rows.output;
   EXPECT_EQ(contains(rows.output,
                      "config error: model.k 100000000 x train.batch_size 100000000: one training "
-                     "step runs 1e+16 rows through encoder and decoder"),
+                     "step runs 1e+16 rows through the model"),
             "");
   EXPECT_EQ(contains(rows.output, "of memory available; lower train.batch_size or model.k"), "");
   const auto wide = run_lvm("train " + dir_->file("tiny.yaml") + " --run-dir " + target +

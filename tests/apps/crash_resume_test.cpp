@@ -16,7 +16,7 @@
 #include <sstream>
 
 #include "lvm/config/config.h"
-#include "lvm/models/factory.h"
+#include "lvm/models/registry.h"
 #include "lvm/train/checkpoint.h"
 #include "tests/testing.h"
 
@@ -98,7 +98,7 @@ testing::CommandResult run_with_fault(const std::string& fault, const std::strin
 
 std::vector<torch::Tensor> parameters_of(const std::string& checkpoint) {
   auto state = train::read_checkpoint_state(checkpoint);
-  auto model = make_model(config::parse_config(state.config_yaml, checkpoint).model, 64);
+  auto model = make_model(config::parse_config(state.config_yaml, checkpoint).model, {1, 8, 8});
   train::load_checkpoint(checkpoint, *model, nullptr);
   return model->parameters();
 }

@@ -129,6 +129,32 @@ TEST_F(EvalCommand, SeedsSplitsCheckpointsAndModelErrors) {
   EXPECT_NE(no_data.output.find("train-images-idx3-ubyte"), std::string::npos) << no_data.output;
 }
 
+// A model with a closed-form log p(x) gets the exact estimator; its proposal is the exact
+// posterior, so every importance weight is p(x) itself and the IWAE estimate equals it.
+TEST(EvalCommandExact, TheLinearGaussianModelsExactLogLikelihood) {
+  testing::TempDir dir;
+  testing::write_tiny_mnist(dir.file("data"), 300, 40);
+  testing::write_file(dir.file("ppca.yaml"),
+                      "name: ppca\ndevice: cpu\nthreads: 1\n"
+                      "model:\n  type: linear_gaussian\n  latent_dim: 3\n"
+                      "data:\n  path: " +
+                          dir.file("data") +
+                          "\n  binarize: none\n  validation_size: 100\n"
+                          "train:\n  epochs: 2\n  batch_size: 50\n  lr: 0.01\n"
+                          "output:\n  progress: none\n  image_every: 0\n");
+  const auto trained = run_lvm("train " + dir.file("ppca.yaml") + " --run-dir " + dir.file("run"));
+  ASSERT_EQ(trained.exit_code, 0) << trained.output;
+  const auto result = run_lvm("eval " + dir.file("run") + " --estimators exact,iwae --k 20 --progress none");
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  const auto json = testing::read_file(dir.file("run/eval.json"));
+  const double exact = json_number(json, {"exact", "log_px"});
+  const double iwae = json_number(json, {"iwae", "log_px"});
+  EXPECT_TRUE(std::isfinite(exact)) << json;
+  // Float32 densities in 64 dimensions: equal to rounding.
+  EXPECT_NEAR(iwae, exact, 1e-4 * std::abs(exact)) << json;
+  EXPECT_EQ(json_number(json, {"n"}), 40);
+}
+
 // Argument errors come before the run is even opened.
 TEST(EvalCommandArguments, BadArgumentsAreUsageErrors) {
   testing::TempDir dir;

@@ -6,7 +6,7 @@
 
 #include <filesystem>
 
-#include "lvm/models/vae.h"
+#include "lvm/models/vae/vae.h"
 #include "lvm/train/run_dir.h"
 #include "tests/testing.h"
 

@@ -13,6 +13,7 @@
 #include "lvm/distributions/normal.h"
 #include "lvm/io/png.h"
 #include "lvm/io/scatter_plot.h"
+#include "lvm/models/vae/vae_config.h"
 #include "lvm/represent/encoding.h"
 #include "lvm/train/run_dir.h"
 #include "lvm/train/trainer.h"
@@ -38,9 +39,9 @@ class SampleCommandTest : public ::testing::Test {
       c.name = "tiny";
       c.device = "cpu";
       c.threads = 1;
-      c.model.latent_dim = latent_dim;
-      c.model.encoder_hidden = {16};
-      c.model.decoder_hidden = {16};
+      c.model.get<VaeConfig>().latent_dim = latent_dim;
+      c.model.get<VaeConfig>().encoder_hidden = {16};
+      c.model.get<VaeConfig>().decoder_hidden = {16};
       c.data.path = dir_->file("data");
       c.data.validation_size = 50;
       c.train.epochs = 1;

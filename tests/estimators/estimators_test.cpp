@@ -9,8 +9,8 @@
 #include "lvm/distributions/multivariate_normal.h"
 #include "lvm/distributions/normal.h"
 #include "lvm/estimators/estimators.h"
-#include "lvm/models/linear_gaussian.h"
-#include "lvm/models/vae.h"
+#include "lvm/models/linear_gaussian/linear_gaussian.h"
+#include "lvm/models/vae/vae.h"
 
 namespace lvm::estimators {
 namespace {

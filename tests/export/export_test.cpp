@@ -13,7 +13,8 @@
 
 #include "lvm/config/config.h"
 #include "lvm/export/torchscript.h"
-#include "lvm/models/vae.h"
+#include "lvm/models/vae/vae.h"
+#include "lvm/models/vae/vae_config.h"
 #include "lvm/objectives/objective.h"
 #include "lvm/train/checkpoint.h"
 #include "lvm/train/run_dir.h"
@@ -36,11 +37,11 @@ struct Architecture {
 
 config::ExperimentConfig experiment(const Architecture& arch) {
   auto cfg = config::parse_config("", "test");
-  cfg.model.latent_dim = kLatentDim;
-  cfg.model.encoder_hidden = {8, 7};
-  cfg.model.decoder_hidden = {6};
-  cfg.model.activation = arch.activation;
-  cfg.model.likelihood = arch.likelihood;
+  cfg.model.get<VaeConfig>().latent_dim = kLatentDim;
+  cfg.model.get<VaeConfig>().encoder_hidden = {8, 7};
+  cfg.model.get<VaeConfig>().decoder_hidden = {6};
+  cfg.model.get<VaeConfig>().activation = arch.activation;
+  cfg.model.get<VaeConfig>().likelihood = arch.likelihood;
   cfg.data.binarize = arch.likelihood == "bernoulli" ? "dynamic" : "none";
   return cfg;
 }
@@ -51,8 +52,8 @@ std::shared_ptr<Vae> make_vae(const Architecture& arch, uint64_t seed = 1) {
   const auto cfg = experiment(arch);
   torch::manual_seed(seed);
   auto vae = std::make_shared<Vae>(VaeOptions(kDataDim, kLatentDim)
-                                       .encoder_hidden(cfg.model.encoder_hidden)
-                                       .decoder_hidden(cfg.model.decoder_hidden)
+                                       .encoder_hidden(cfg.model.get<VaeConfig>().encoder_hidden)
+                                       .decoder_hidden(cfg.model.get<VaeConfig>().decoder_hidden)
                                        .activation(arch.activation)
                                        .likelihood(arch.likelihood));
   torch::NoGradGuard no_grad;
@@ -445,8 +446,8 @@ TEST(ExportRun, RunDirectoriesThatDoNotFitAreClearErrors) {
   // config.yaml edited to another architecture than the checkpoint was trained with.
   const auto yaml = testing::read_file(run + "/config.yaml");
   auto edited = experiment(arch);
-  edited.model.latent_dim = 4;
-  edited.model.activation = "relu";
+  edited.model.get<VaeConfig>().latent_dim = 4;
+  edited.model.get<VaeConfig>().activation = "relu";
   testing::write_file(run + "/config.yaml", config::to_yaml(edited));
   const auto mismatch = error_of([&] { export_run(run, "best", out); });
   EXPECT_NE(mismatch.find("does not belong to " + run + "/config.yaml"), std::string::npos) << mismatch;
@@ -477,8 +478,8 @@ TEST(ExportRun, OlderCheckpointsTakeTheDataShapeFromTheDataSet) {
   auto cfg = experiment(arch);
   cfg.data.path = dir.file("data");
   auto vae = std::make_shared<Vae>(VaeOptions(64, kLatentDim)
-                                       .encoder_hidden(cfg.model.encoder_hidden)
-                                       .decoder_hidden(cfg.model.decoder_hidden));
+                                       .encoder_hidden(cfg.model.get<VaeConfig>().encoder_hidden)
+                                       .decoder_hidden(cfg.model.get<VaeConfig>().decoder_hidden));
   const auto run = dir.file("run");
   fs::create_directories(run + "/checkpoints");
   testing::write_file(run + "/config.yaml", config::to_yaml(cfg));

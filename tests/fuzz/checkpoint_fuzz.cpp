@@ -6,7 +6,7 @@
 
 #include <torch/torch.h>
 
-#include "lvm/models/vae.h"
+#include "lvm/models/vae/vae.h"
 #include "lvm/train/checkpoint.h"
 #include "tests/fuzz/fuzz_targets.h"
 

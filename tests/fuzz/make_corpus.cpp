@@ -8,7 +8,7 @@
 #include <torch/torch.h>
 
 #include "lvm/data/idx.h"
-#include "lvm/models/vae.h"
+#include "lvm/models/vae/vae.h"
 #include "lvm/train/checkpoint.h"
 
 int main(int argc, char** argv) {

@@ -12,8 +12,8 @@
 #include <numeric>
 #include <vector>
 
-#include "lvm/models/gaussian_mixture.h"
-#include "lvm/models/gmm_em.h"
+#include "lvm/models/gmm/gaussian_mixture.h"
+#include "lvm/models/gmm/gmm_em.h"
 #include "lvm/objectives/objective.h"
 
 namespace lvm {

@@ -1,12 +1,15 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "lvm/config/config.h"
-#include "lvm/models/factory.h"
-#include "lvm/models/linear_gaussian.h"
-#include "lvm/models/vae.h"
+#include "lvm/models/gmm/gmm_config.h"
+#include "lvm/models/linear_gaussian/linear_gaussian.h"
+#include "lvm/models/registry.h"
+#include "lvm/models/vae/vae.h"
+#include "lvm/models/vae/vae_config.h"
 
 namespace lvm {
 namespace {
@@ -38,13 +41,14 @@ TEST(LinearGaussian, PosteriorIsProportionalToJoint) {
 TEST(Vae, ShapesOfEveryPart) {
   auto model = make_model(
       [] {
-        config::ModelConfig c;
-        c.latent_dim = 3;
-        c.encoder_hidden = {8};
-        c.decoder_hidden = {8, 8};
+        config::ModelConfig c("vae");
+        auto& vae = c.get<VaeConfig>();
+        vae.latent_dim = 3;
+        vae.encoder_hidden = {8};
+        vae.decoder_hidden = {8, 8};
         return c;
       }(),
-      10);
+      {10});
   const auto x = torch::rand({4, 10}).round();
   EXPECT_EQ(model->proposal(x)->sample({5}).sizes(), (std::vector<int64_t>{5, 4, 3}));
   const auto z = model->prior()->sample({5, 4});
@@ -75,18 +79,50 @@ TEST(Vae, RejectsInputOfTheWrongWidth) {
   }
 }
 
-TEST(Factory, UnknownModelAndLikelihoodAreClearErrors) {
-  config::ModelConfig c;
-  c.type = "flow";
-  EXPECT_THROW(make_model(c, 4), std::invalid_argument);
-  c.type = "vae";
-  c.likelihood = "poisson";
+TEST(Registry, UnknownModelAndLikelihoodAreClearErrors) {
   try {
-    make_model(c, 4);
+    config::ModelConfig c("flow");
+    FAIL() << "expected an error";
+  } catch (const config::ConfigError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("model.type: no model 'flow' is registered (registered: gmm, linear_gaussian, "),
+              std::string::npos)
+        << what;
+    EXPECT_NE(what.find(", vae"), std::string::npos) << what;
+  }
+  config::ModelConfig c("vae");
+  c.get<VaeConfig>().likelihood = "poisson";
+  try {
+    make_model(c, {4});
     FAIL();
   } catch (const std::invalid_argument& e) {
     EXPECT_NE(std::string(e.what()).find("unknown likelihood 'poisson'"), std::string::npos);
   }
+  EXPECT_THROW(make_model(c, {0}), std::invalid_argument);
+}
+
+TEST(Registry, OptionsOfAnotherModelAreRefused) {
+  config::ModelConfig c("gmm");
+  try {
+    c.get<VaeConfig>();
+    FAIL() << "expected an error";
+  } catch (const config::ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("model.type is gmm"), std::string::npos) << e.what();
+  }
+  // A copy owns its options.
+  config::ModelConfig copy = c;
+  copy.get<GmmConfig>().components = 3;
+  EXPECT_EQ(c.get<GmmConfig>().components, 8);
+}
+
+TEST(Registry, RefusesATakenTypeAndAnIncompleteSpec) {
+  ModelSpec spec = model_spec("vae");
+  EXPECT_THROW(register_model(spec), std::invalid_argument);
+  spec.type = "vae_without_build";
+  spec.build = nullptr;
+  EXPECT_THROW(register_model(spec), std::invalid_argument);
+  const auto types = registered_model_types();
+  EXPECT_EQ(std::count(types.begin(), types.end(), "vae_without_build"), 0);
 }
 
 }  // namespace

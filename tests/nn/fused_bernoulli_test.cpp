@@ -6,7 +6,7 @@
 #include <cmath>
 
 #include "lvm/distributions/bernoulli.h"
-#include "lvm/models/vae.h"
+#include "lvm/models/vae/vae.h"
 #include "lvm/nn/fused_bernoulli.h"
 #include "lvm/nn/mlp.h"
 

@@ -8,8 +8,8 @@
 
 #include <cmath>
 
-#include "lvm/models/gaussian_mixture.h"
-#include "lvm/models/linear_gaussian.h"
+#include "lvm/models/gmm/gaussian_mixture.h"
+#include "lvm/models/linear_gaussian/linear_gaussian.h"
 #include "lvm/objectives/objective.h"
 
 namespace lvm {

@@ -7,9 +7,10 @@
 
 #include "lvm/distributions/kl.h"
 #include "lvm/distributions/normal.h"
-#include "lvm/models/gaussian_mixture.h"
-#include "lvm/models/linear_gaussian.h"
-#include "lvm/models/vae.h"
+#include "lvm/models/gmm/gaussian_mixture.h"
+#include "lvm/models/linear_gaussian/linear_gaussian.h"
+#include "lvm/models/registry.h"
+#include "lvm/models/vae/vae.h"
 #include "lvm/objectives/objective.h"
 
 namespace lvm {
@@ -182,9 +183,9 @@ TEST(Exact, ValueIsTheExactLogMarginalAndGradientItsMean) {
     for (auto& p : model->parameters()) p.copy_(torch::randn_like(p));
   }
   const auto x = torch::randn({6, 2}, kDouble);
-  config::ModelConfig cfg;
-  cfg.objective = "exact";
-  const ObjectiveResult result = make_objective(cfg)(*model, x);
+  // The mixture's registered objective is its exact log-likelihood.
+  const config::ModelConfig cfg("gmm");
+  const ObjectiveResult result = model_spec("gmm").objective(cfg.options())(*model, x);
   EXPECT_TRUE(torch::allclose(result.value, *model->exact_log_marginal(x), 0, 0));
   EXPECT_FALSE(result.value.requires_grad());
   result.backward();
@@ -205,9 +206,21 @@ TEST(Exact, ModelsWithoutAnExactMarginalAreRefused) {
 }
 
 TEST(MakeObjective, FollowsTheConfig) {
-  config::ModelConfig cfg;
+  ObjectiveConfig cfg;
   cfg.objective = "unknown";
   EXPECT_THROW(make_objective(cfg), std::invalid_argument);
+  // elbo with k samples and iwae give their bounds: with a proposal equal to the exact posterior
+  // (the linear-Gaussian model), both equal log p(x) for every draw.
+  torch::manual_seed(3);
+  LinearGaussian model(torch::randn({3, 2}, kDouble), torch::zeros({3}, kDouble), 0.5);
+  const auto x = torch::randn({4, 3}, kDouble);
+  const auto log_px = *model.exact_log_marginal(x);
+  for (const char* objective : {"elbo", "iwae"}) {
+    cfg.objective = objective;
+    cfg.k = 3;
+    cfg.kl = "mc";
+    EXPECT_TRUE(torch::allclose(make_objective(cfg)(model, x).value, log_px, 1e-9, 1e-9)) << objective;
+  }
 }
 
 }  // namespace

@@ -10,7 +10,7 @@
 #include <sstream>
 
 #include "lvm/distributions/kl.h"
-#include "lvm/models/vae.h"
+#include "lvm/models/vae/vae.h"
 #include "tests/testing.h"
 
 namespace lvm::represent {

@@ -3,7 +3,7 @@
 
 #include <filesystem>
 
-#include "lvm/models/vae.h"
+#include "lvm/models/vae/vae.h"
 #include "lvm/train/checkpoint.h"
 #include "tests/testing.h"
 

@@ -1,7 +1,7 @@
 // The Gaussian-mixture trainer: the run directory it writes, EM and gradient fits, resuming, and
 // its errors.
 
-#include "lvm/train/gmm_trainer.h"
+#include "lvm/models/gmm/gmm_trainer.h"
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>
@@ -14,8 +14,9 @@
 #include "lvm/data/csv.h"
 #include "lvm/data/pca.h"
 #include "lvm/data/vector_dataset.h"
-#include "lvm/models/gaussian_mixture.h"
-#include "lvm/models/gmm_em.h"
+#include "lvm/models/gmm/gaussian_mixture.h"
+#include "lvm/models/gmm/gmm_config.h"
+#include "lvm/models/gmm/gmm_em.h"
 #include "lvm/train/run_dir.h"
 #include "tests/testing.h"
 
@@ -27,11 +28,11 @@ config::ExperimentConfig ring_config() {
   c.name = "ring";
   c.device = "cpu";
   c.threads = 1;
-  c.model.type = "gmm";
-  c.model.objective = "exact";
-  c.model.components = 8;
-  c.model.em_tol = 1e-6;
-  c.model.em_max_steps = 300;
+  c.model.set_type("gmm");
+  c.model.get<GmmConfig>().objective = "exact";
+  c.model.get<GmmConfig>().components = 8;
+  c.model.get<GmmConfig>().em_tol = 1e-6;
+  c.model.get<GmmConfig>().em_max_steps = 300;
   c.data.dataset = "synthetic";
   c.data.synthetic = "ring";
   c.data.n_train = 800;
@@ -92,7 +93,7 @@ TEST(GmmTrainer, EmRunWritesTheRunDirectory) {
 TEST(GmmTrainer, GradientFitResumesExactlyAndApproachesEm) {
   testing::TempDir dir;
   auto c = ring_config();
-  c.model.fit = "gradient";
+  c.model.get<GmmConfig>().fit = "gradient";
   c.train.epochs = 6;
   const auto full = run(c, dir.file("full"));
   EXPECT_EQ(full.steps, 6);
@@ -118,11 +119,11 @@ TEST(GmmTrainer, GradientFitResumesExactlyAndApproachesEm) {
 TEST(GmmTrainer, SeveralInitialisationsKeepTheBest) {
   testing::TempDir dir;
   auto c = ring_config();
-  c.model.components = 12;  // more components than modes: restarts end in different optima
-  c.model.init = "random";
-  c.model.em_tol = 1e-4;
+  c.model.get<GmmConfig>().components = 12;  // more components than modes: restarts end in different optima
+  c.model.get<GmmConfig>().init = "random";
+  c.model.get<GmmConfig>().em_tol = 1e-4;
   const auto once = run(c, dir.file("once"));
-  c.model.n_init = 4;
+  c.model.get<GmmConfig>().n_init = 4;
   const auto four = run(c, dir.file("four"));
   ASSERT_EQ(four.restart_log_likelihoods.size(), 4u);
   // The first restart is the single fit; the kept one is the best of the four.
@@ -175,8 +176,8 @@ TEST(GmmTrainer, ImagesWithPcaSaveTheProjection) {
   testing::TempDir dir;
   testing::write_tiny_mnist(dir.file("data"), 300, 100);
   auto c = ring_config();
-  c.model.components = 4;
-  c.model.covariance = "diag";
+  c.model.get<GmmConfig>().components = 4;
+  c.model.get<GmmConfig>().covariance = "diag";
   c.data.dataset = "mnist";
   c.data.path = dir.file("data");
   c.data.binarize = "none";

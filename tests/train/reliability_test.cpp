@@ -9,7 +9,7 @@
 #include <filesystem>
 #include <sstream>
 
-#include "lvm/models/factory.h"
+#include "lvm/models/registry.h"
 #include "lvm/train/checkpoint.h"
 #include "lvm/train/stop_signal.h"
 #include "lvm/train/trainer.h"
@@ -55,7 +55,7 @@ TrainSummary run(const config::ExperimentConfig& c, const std::string& dir, bool
 }
 
 std::vector<torch::Tensor> parameters_of(const std::string& checkpoint, const config::ExperimentConfig& c) {
-  auto model = make_model(c.model, 64);
+  auto model = make_model(c.model, {1, 8, 8});
   load_checkpoint(checkpoint, *model, nullptr);
   return model->parameters();
 }
@@ -133,7 +133,7 @@ TEST_F(ReliabilityTest, ACheckpointFromAnotherDevicesGeneratorResumesWithANote) 
   c.train.epochs = 1;
   run(c, tmp_.file("run"));
   const auto last = tmp_.file("run/checkpoints/last.pt");
-  auto model = make_model(c.model, 64);
+  auto model = make_model(c.model, {1, 8, 8});
   torch::optim::Adam adam(model->parameters());
   auto state = load_checkpoint(last, *model, &adam);
   ASSERT_EQ(state.rng_state.numel(), 5056);

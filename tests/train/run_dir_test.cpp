@@ -10,7 +10,9 @@
 #include <functional>
 #include <sstream>
 
-#include "lvm/models/factory.h"
+#include "lvm/models/gmm/gmm_config.h"
+#include "lvm/models/registry.h"
+#include "lvm/models/vae/vae_config.h"
 #include "lvm/train/trainer.h"
 #include "tests/testing.h"
 
@@ -25,9 +27,9 @@ class RunDirTest : public ::testing::Test {
     config_.name = "tiny";
     config_.device = "cpu";
     config_.threads = 1;
-    config_.model.latent_dim = 3;
-    config_.model.encoder_hidden = {8};
-    config_.model.decoder_hidden = {8};
+    config_.model.get<VaeConfig>().latent_dim = 3;
+    config_.model.get<VaeConfig>().encoder_hidden = {8};
+    config_.model.get<VaeConfig>().decoder_hidden = {8};
     config_.data.path = dir_->file("data");
     config_.data.validation_size = 40;
     config_.train.epochs = 2;
@@ -62,7 +64,7 @@ TEST_F(RunDirTest, LoadsTheConfigAndTheCheckpointsWeights) {
   EXPECT_EQ(run.state.epoch, 2);
   EXPECT_EQ(run.state.data_shape, (std::vector<int64_t>{1, 8, 8}));
   EXPECT_FALSE(run.model->is_training());
-  auto reference = make_model(config_.model, 64);
+  auto reference = make_model(config_.model, {1, 8, 8});
   load_checkpoint(dir_->file("run/checkpoints/last.pt"), *reference, nullptr);
   const auto a = run.model->parameters(), b = reference->parameters();
   ASSERT_EQ(a.size(), b.size());
@@ -76,7 +78,7 @@ TEST_F(RunDirTest, LoadsTheConfigAndTheCheckpointsWeights) {
 TEST_F(RunDirTest, OlderCheckpointsWithoutDataShapeFallBackToTheDataSet) {
   testing::TempDir copy;
   std::filesystem::copy(dir_->file("run"), copy.path(), std::filesystem::copy_options::recursive);
-  auto model = make_model(config_.model, 64);
+  auto model = make_model(config_.model, {1, 8, 8});
   auto state = load_checkpoint(copy.file("checkpoints/best.pt"), *model, nullptr);
   state.data_shape.clear();  // as written before checkpoints recorded it
   save_checkpoint(copy.file("checkpoints/best.pt"), *model, nullptr, state);
@@ -102,13 +104,13 @@ TEST_F(RunDirTest, NotARunIsAClearError) {
 TEST(RunDir, LoadsAGaussianMixtureWithItsRecordedDimension) {
   testing::TempDir dir;
   config::ExperimentConfig cfg;
-  cfg.model.type = "gmm";
-  cfg.model.objective = "exact";
-  cfg.model.components = 3;
+  cfg.model.set_type("gmm");
+  cfg.model.get<GmmConfig>().objective = "exact";
+  cfg.model.get<GmmConfig>().components = 3;
   cfg.data.dataset = "synthetic";
   std::filesystem::create_directories(dir.file("run/checkpoints"));
   testing::write_file(dir.file("run/config.yaml"), config::to_yaml(cfg));
-  auto original = make_model(cfg.model, 4);
+  auto original = make_model(cfg.model, {4});
   torch::manual_seed(1);
   {
     torch::NoGradGuard no_grad;
@@ -127,9 +129,9 @@ TEST(RunDir, LoadsAGaussianMixtureWithItsRecordedDimension) {
   EXPECT_TRUE(torch::equal(*loaded.model->exact_log_marginal(x), *original->exact_log_marginal(x)));
 
   // A checkpoint of another mixture (different K) does not load into this run's config.
-  cfg.model.components = 5;
+  cfg.model.get<GmmConfig>().components = 5;
   state.config_yaml = config::to_yaml(cfg);
-  save_checkpoint(dir.file("run/checkpoints/last.pt"), *make_model(cfg.model, 4), nullptr, state);
+  save_checkpoint(dir.file("run/checkpoints/last.pt"), *make_model(cfg.model, {4}), nullptr, state);
   try {
     load_run(dir.file("run"), "last");
     ADD_FAILURE() << "expected a CheckpointError";

@@ -12,7 +12,7 @@
 
 #include "lvm/data/dataset.h"
 #include "lvm/io/png.h"
-#include "lvm/models/factory.h"
+#include "lvm/models/registry.h"
 #include "lvm/train/checkpoint.h"
 #include "lvm/train/trainer.h"
 #include "tests/testing.h"
@@ -112,7 +112,7 @@ TEST_F(SnapshotsTest, WritesPicturesOnDueEpochsWithoutChangingTraining) {
     return kept;
   };
   EXPECT_EQ(metrics("with"), metrics("without"));
-  auto a = make_model(with.model, 64), b = make_model(with.model, 64);
+  auto a = make_model(with.model, {1, 8, 8}), b = make_model(with.model, {1, 8, 8});
   load_checkpoint(dir_.file("with/checkpoints/last.pt"), *a, nullptr);
   load_checkpoint(dir_.file("without/checkpoints/last.pt"), *b, nullptr);
   const auto pa = a->parameters(), pb = b->parameters();
@@ -124,7 +124,7 @@ TEST_F(SnapshotsTest, SameNoiseEveryTimeWhateverTheGlobalStream) {
   run(c, dir_.file("run"));
   // Redraw epoch 2's pictures from its checkpoint, with the global generator somewhere else:
   // the files come out byte for byte the same.
-  auto model = make_model(c.model, 64);
+  auto model = make_model(c.model, {1, 8, 8});
   load_checkpoint(dir_.file("run/checkpoints/last.pt"), *model, nullptr);
   const auto dataset = data::load_image_dataset(c.data, torch::kCPU, c.train.seed);
   torch::manual_seed(987654);
@@ -151,7 +151,7 @@ TEST_F(SnapshotsTest, ResumedRunWithPicturesMatchesAnUninterruptedOne) {
   first.train.epochs = 1;
   run(first, dir_.file("split"));
   run(c, dir_.file("split"), /*resume=*/true);
-  auto a = make_model(c.model, 64), b = make_model(c.model, 64);
+  auto a = make_model(c.model, {1, 8, 8}), b = make_model(c.model, {1, 8, 8});
   load_checkpoint(dir_.file("full/checkpoints/last.pt"), *a, nullptr);
   load_checkpoint(dir_.file("split/checkpoints/last.pt"), *b, nullptr);
   const auto pa = a->parameters(), pb = b->parameters();

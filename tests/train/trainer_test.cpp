@@ -7,7 +7,8 @@
 #include <filesystem>
 #include <sstream>
 
-#include "lvm/models/vae.h"
+#include "lvm/models/vae/vae.h"
+#include "lvm/models/vae/vae_config.h"
 #include "lvm/train/checkpoint.h"
 #include "lvm/train/trainer.h"
 #include "tests/testing.h"
@@ -28,9 +29,9 @@ TrainSummary run(const config::ExperimentConfig& c, const std::string& dir, bool
 }
 
 std::vector<torch::Tensor> final_parameters(const std::string& run_dir, const config::ExperimentConfig& c) {
-  Vae model(VaeOptions(64, c.model.latent_dim)
-                .encoder_hidden(c.model.encoder_hidden)
-                .decoder_hidden(c.model.decoder_hidden));
+  Vae model(VaeOptions(64, c.model.get<VaeConfig>().latent_dim)
+                .encoder_hidden(c.model.get<VaeConfig>().encoder_hidden)
+                .decoder_hidden(c.model.get<VaeConfig>().decoder_hidden));
   load_checkpoint(run_dir + "/checkpoints/last.pt", model, nullptr);
   return model.parameters();
 }

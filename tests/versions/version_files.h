@@ -11,7 +11,7 @@
 #include <memory>
 #include <string>
 
-#include "lvm/models/vae.h"
+#include "lvm/models/vae/vae.h"
 
 namespace lvm::testing::versions {
 

@@ -1,4 +1,4 @@
-#include "lvm/models/gaussian_mixture.h"
+#include "lvm/models/gmm/gaussian_mixture.h"
 
 #include <cmath>
 #include <stdexcept>

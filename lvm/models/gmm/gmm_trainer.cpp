@@ -1,4 +1,4 @@
-#include "lvm/train/gmm_trainer.h"
+#include "lvm/models/gmm/gmm_trainer.h"
 
 #include <chrono>
 #include <cmath>
@@ -11,9 +11,10 @@
 
 #include "lvm/data/dataset.h"
 #include "lvm/data/vector_dataset.h"
-#include "lvm/models/factory.h"
-#include "lvm/models/gaussian_mixture.h"
-#include "lvm/models/gmm_em.h"
+#include "lvm/models/gmm/gaussian_mixture.h"
+#include "lvm/models/gmm/gmm_config.h"
+#include "lvm/models/gmm/gmm_em.h"
+#include "lvm/models/registry.h"
 #include "lvm/objectives/objective.h"
 #include "lvm/runtime/runtime.h"
 #include "lvm/train/checkpoint.h"
@@ -66,10 +67,8 @@ torch::optim::AdamOptions adam_options(const config::TrainConfig& t) {
 GmmSummary train_gmm(const TrainRequest& request) {
   std::ostream& log = request.log != nullptr ? *request.log : std::cerr;
   const config::ExperimentConfig cfg = request.config;
-  if (cfg.model.type != "gmm") {
-    throw std::invalid_argument("train_gmm(): expected model.type gmm, got " + cfg.model.type);
-  }
-  const bool em = cfg.model.fit == "em";
+  const GmmConfig& options = cfg.model.get<GmmConfig>();
+  const bool em = options.fit == "em";
   if (request.resume && em) {
     throw std::invalid_argument("--resume " + request.run_dir +
                                 ": a model.fit: em run is short and deterministic and keeps no intermediate "
@@ -84,7 +83,7 @@ GmmSummary train_gmm(const TrainRequest& request) {
   const auto dataset = data::load_vector_dataset(cfg.data, device, cfg.train.seed);
   const auto& train_x = dataset.train;
   const auto& test_x = dataset.test;
-  auto model = std::dynamic_pointer_cast<GaussianMixture>(make_model(cfg.model, dataset.dim()));
+  auto model = std::dynamic_pointer_cast<GaussianMixture>(make_model(cfg.model, {dataset.dim()}));
   model->to(device);
   if (train_x.size(0) < model->latent_dim()) {
     throw std::invalid_argument(fmt::format(
@@ -120,32 +119,32 @@ GmmSummary train_gmm(const TrainRequest& request) {
   log << fmt::format(
       "fitting {}: {} components, {} covariances, by {} ({} torch + {} BLAS threads, {}) on {}: "
       "{} train / {} test points of dimension {}\n",
-      cfg.name, model->latent_dim(), cfg.model.covariance, em ? "EM" : "gradient ascent",
-      threads.torch_threads, threads.blas_threads, device.str(), dataset.description, train_x.size(0),
-      test_x.size(0), dataset.dim());
+      cfg.name, model->latent_dim(), options.covariance, em ? "EM" : "gradient ascent", threads.torch_threads,
+      threads.blas_threads, device.str(), dataset.description, train_x.size(0), test_x.size(0),
+      dataset.dim());
 
   GmmSummary summary;
-  summary.fit = cfg.model.fit;
+  summary.fit = options.fit;
   const auto fit_start = Clock::now();
   double evaluation_seconds = 0;  // spent on metrics inside the fit loop, taken out of fit_seconds
-  const GmmInit init = parse_gmm_init(cfg.model.init);
+  const GmmInit init = parse_gmm_init(options.init);
   if (em) {
-    EmOptions options;
-    options.max_steps = cfg.model.em_max_steps;
-    options.tol = cfg.model.em_tol;
+    EmOptions em_options;
+    em_options.max_steps = options.em_max_steps;
+    em_options.tol = options.em_tol;
     // n_init fits from seeds seed, seed + 1, ...; the one with the highest training log-likelihood
     // is kept, with its metrics rows.
     EmResult best;
     std::string best_rows;
     std::vector<torch::Tensor> best_parameters;
-    for (int64_t restart = 0; restart < cfg.model.n_init; ++restart) {
+    for (int64_t restart = 0; restart < options.n_init; ++restart) {
       const auto init_start = Clock::now();
       initialize_gmm(*model, train_x, init, static_cast<uint64_t>(cfg.train.seed + restart));
       summary.init_seconds += seconds_since(init_start);
       const std::string prefix =
-          cfg.model.n_init > 1 ? fmt::format("restart {}/{}: ", restart + 1, cfg.model.n_init) : "";
+          options.n_init > 1 ? fmt::format("restart {}/{}: ", restart + 1, options.n_init) : "";
       std::string rows;
-      const auto result = fit_em(*model, train_x, options, [&](const EmStep& step) {
+      const auto result = fit_em(*model, train_x, em_options, [&](const EmStep& step) {
         const auto start = Clock::now();
         const double test_ll = evaluate(*model, test_x).first;
         rows += metrics_row(step.step, step.mean_log_likelihood, test_ll,
@@ -190,7 +189,7 @@ GmmSummary train_gmm(const TrainRequest& request) {
       initialize_gmm(*model, train_x, init, static_cast<uint64_t>(cfg.train.seed));
       summary.init_seconds = seconds_since(fit_start);
     }
-    const Objective objective = make_objective(cfg.model);
+    const Objective objective = exact_log_likelihood;
     const int64_t n_train = train_x.size(0);
     const int64_t batch_size = std::min(cfg.train.batch_size, n_train);
     double train_seconds = summary.init_seconds;
@@ -254,8 +253,8 @@ GmmSummary train_gmm(const TrainRequest& request) {
       .set("model", "gmm")
       .set("fit", summary.fit)
       .set("components", model->latent_dim())
-      .set("covariance", cfg.model.covariance)
-      .set("reg_covar", cfg.model.reg_covar)
+      .set("covariance", options.covariance)
+      .set("reg_covar", options.reg_covar)
       .set("data", dataset.description)
       .set("dim", summary.dim)
       .set("n_train", summary.n_train)
@@ -286,6 +285,16 @@ GmmSummary train_gmm(const TrainRequest& request) {
       summary.train_log_likelihood, summary.test_log_likelihood, summary.test_std_error, summary.bic,
       summary.steps, em ? "EM steps" : "epochs", summary.fit_seconds, (run_dir / "summary.json").string());
   return summary;
+}
+
+util::Json gmm_summary_line(const GmmSummary& summary) {
+  auto line = util::Json::object();
+  line.set(summary.fit == "em" ? "em_steps" : "epochs", summary.steps)
+      .set("train_log_likelihood", summary.train_log_likelihood)
+      .set("test_log_likelihood", summary.test_log_likelihood)
+      .set("bic", summary.bic)
+      .set("fit_seconds", summary.fit_seconds);
+  return line;
 }
 
 }  // namespace lvm::train

@@ -17,7 +17,7 @@
 #include <ATen/core/Generator.h>
 #include <torch/types.h>
 
-#include "lvm/models/gaussian_mixture.h"
+#include "lvm/models/gmm/gaussian_mixture.h"
 
 namespace lvm {
 

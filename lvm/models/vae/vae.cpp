@@ -1,4 +1,4 @@
-#include "lvm/models/vae.h"
+#include "lvm/models/vae/vae.h"
 
 #include <stdexcept>
 

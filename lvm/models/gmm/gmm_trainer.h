@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "lvm/train/trainer.h"
+#include "lvm/util/json.h"
 
 namespace lvm::train {
 
@@ -38,5 +39,8 @@ struct GmmSummary {
 extern const char* const kGmmMetricsHeader;
 
 GmmSummary train_gmm(const TrainRequest& request);
+
+/// What `lvm train` prints for a mixture: steps, train and test log-likelihood, BIC, fit time.
+util::Json gmm_summary_line(const GmmSummary& summary);
 
 }  // namespace lvm::train

@@ -36,6 +36,7 @@ class Vae : public LatentVariableModel {
   std::shared_ptr<Distribution> proposal(const torch::Tensor& x) override;
   torch::Tensor log_likelihood(const torch::Tensor& x, const torch::Tensor& z) override;
   std::vector<torch::Tensor> proposal_parameters() override { return encoder_->parameters(); }
+  bool needs_binary_data() const override { return options_.likelihood() == "bernoulli"; }
 
   /// q_φ(z|x): x [B, D] -> Normal with mean, log_var [B, Z]
   Normal encode(const torch::Tensor& x) { return encoder_->forward(x); }

@@ -1,4 +1,4 @@
-#include "lvm/models/gmm_em.h"
+#include "lvm/models/gmm/gmm_em.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 

@@ -1,4 +1,4 @@
-#include "lvm/models/linear_gaussian.h"
+#include "lvm/models/linear_gaussian/linear_gaussian.h"
 
 #include <cmath>
 
