@@ -41,7 +41,8 @@ Command add_encode_command(CLI::App& app) {
   cmd->add_option("--split", args->split, "train, validation or test (default test)");
   cmd->add_option("--checkpoint", args->checkpoint, "best, last, or a path to a .pt file (default best)");
   cmd->add_option("--device", args->device, "auto, cpu, cuda or cuda:N (default auto)");
-  cmd->add_option("--data", args->data_path, "Data directory (default: data.path of the run's config)");
+  cmd->add_option("--data-path,--data", args->data_path,
+                  "Data directory (default: data.path of the run's config)");
   cmd->add_option("--limit", args->limit, "Encode only the first N images (default all)")
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--batch-size", args->batch_size, "Images per forward pass (default 1000)")

@@ -364,7 +364,8 @@ Command add_sample_command(CLI::App& app) {
   cmd->add_option("-o,--output", args->output, "PNG file to write (default RUN_DIR/<mode>.png)");
   cmd->add_option("--checkpoint", args->checkpoint, "best, last, or a path to a .pt file (default best)");
   cmd->add_option("--device", args->device, "auto, cpu, cuda or cuda:N (default auto)");
-  cmd->add_option("--data", args->data_path, "Data directory (default: data.path of the run's config)");
+  cmd->add_option("--data-path,--data", args->data_path,
+                  "Data directory (default: data.path of the run's config)");
   cmd->add_option("--split", args->split, "Images from train, validation or test (default test)");
 
   cmd->add_flag("--reconstruct", args->reconstruct, "Images (rows 1, 3, ...) above their reconstructions");

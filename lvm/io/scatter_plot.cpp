@@ -26,7 +26,6 @@ const std::array<std::array<uint8_t, 3>, 10> kPalette = {{{31, 119, 180},
 namespace {
 
 using Rgb = std::array<uint8_t, 3>;
-constexpr Rgb kWhite = {255, 255, 255};
 constexpr Rgb kBlack = {0, 0, 0};
 constexpr Rgb kLightGrey = {200, 200, 200};
 

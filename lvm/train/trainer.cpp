@@ -105,6 +105,31 @@ std::string nonfinite_quantity(double loss, torch::nn::Module& model) {
   return "gradient norm";
 }
 
+// What the trainer writes into the run directory. A process that does not write (one of several
+// data-parallel processes other than the first, TrainRequest::writes) reads checkpoints but
+// writes nothing.
+class RunFiles {
+ public:
+  RunFiles(const fs::path& dir, bool enabled) : dir_(dir), enabled_(enabled) {
+    if (enabled_) fs::create_directories(dir_ / "checkpoints");
+  }
+  bool enabled() const { return enabled_; }
+  std::string checkpoint_path(const std::string& name) const {
+    return (dir_ / "checkpoints" / (name + ".pt")).string();
+  }
+  void write(const std::string& name, const std::string& content) const {
+    if (enabled_) util::write_file_atomic((dir_ / name).string(), content);
+  }
+  void checkpoint(const std::string& name, torch::nn::Module& model, torch::optim::Optimizer* optimizer,
+                  const CheckpointState& state) const {
+    if (enabled_) save_checkpoint(checkpoint_path(name), model, optimizer, state);
+  }
+
+ private:
+  fs::path dir_;
+  bool enabled_;
+};
+
 }  // namespace
 
 TrainSummary train(const TrainRequest& request) {
@@ -116,7 +141,8 @@ TrainSummary train(const TrainRequest& request) {
                                 " has no training objective for the gradient trainer; it is fitted by its "
                                 "own fit (run_training calls it)");
   }
-  check_run_dir(request);
+  // A process that writes nothing may join a run directory the writer has set up already.
+  if (request.writes || request.resume) check_run_dir(request);
 
   const auto threads = runtime::configure_threads(cfg.threads, cfg.torch_threads, cfg.blas_threads);
   const torch::Device device = runtime::resolve_device(cfg.device);
@@ -133,19 +159,17 @@ TrainSummary train(const TrainRequest& request) {
         "data.binarize to dynamic or static, or data.bernoulli_on_grey: true to accept it");
   }
   model->to(device);
-  const Objective objective = spec.objective(cfg.model.options());
+  const Objective objective = request.objective ? request.objective : spec.objective(cfg.model.options());
   torch::optim::Adam optimizer(model->parameters(), adam_options(cfg.train));
 
-  const fs::path run_dir(request.run_dir);
-  const fs::path checkpoint_dir = run_dir / "checkpoints";
-  fs::create_directories(checkpoint_dir);
+  const RunFiles files(request.run_dir, request.writes);
   const std::string config_yaml = config::to_yaml(cfg);
 
   CheckpointState state;
   state.metrics_csv = std::string(kMetricsHeader) + "\n";
   if (request.resume) {
     // Adam's moments arrive on the parameters' device (load_adam_state).
-    state = load_checkpoint((checkpoint_dir / "last.pt").string(), *model, &optimizer);
+    state = load_checkpoint(files.checkpoint_path("last"), *model, &optimizer);
     if (state.rng_state.defined() && !restore_rng_state(device, state.rng_state)) {
       log << fmt::format(
           "note: the checkpoint's random state is another device's generator's; on {} the "
@@ -160,8 +184,8 @@ TrainSummary train(const TrainRequest& request) {
   }
   state.config_yaml = config_yaml;
   state.data_shape = data_shape;
-  util::write_file_atomic((run_dir / "config.yaml").string(), config_yaml);
-  util::write_file_atomic((run_dir / "metrics.csv").string(), state.metrics_csv);
+  files.write("config.yaml", config_yaml);
+  files.write("metrics.csv", state.metrics_csv);
 
   const bool has_validation = dataset.validation.size() > 0;
   const auto val_images =
@@ -180,16 +204,19 @@ TrainSummary train(const TrainRequest& request) {
       device.str(), threads.torch_threads, threads.blas_threads, dataset.train.size(),
       dataset.validation.size());
 
-  TrainingSnapshots snapshots(cfg, dataset, request.run_dir);
+  config::ExperimentConfig snapshot_config = cfg;
+  if (!files.enabled()) snapshot_config.output.image_every = 0;  // pictures are files too
+  TrainingSnapshots snapshots(snapshot_config, dataset, request.run_dir);
   const int64_t n_train = dataset.train.size();
   const int64_t batch_size = std::min(cfg.train.batch_size, n_train);
   const bool skip_nonfinite = cfg.train.on_nonfinite == "skip";
   const auto parameters = model->parameters();
-  const std::string last_path = (checkpoint_dir / "last.pt").string();
+  const std::string last_path = files.checkpoint_path("last");
   double total_seconds = 0, total_examples = 0;
   int64_t skips_in_a_row = 0;
   // For errors that stop the run: what last.pt still holds.
   const auto checkpoint_kept = [&] {
+    if (!files.enabled()) return std::string("stopped (this process writes no checkpoints)");
     if (state.step > 0)
       return fmt::format("stopped without writing checkpoints: {} still holds epoch {} step {}", last_path,
                          state.epoch + 1, state.step);
@@ -219,6 +246,7 @@ TrainSummary train(const TrainRequest& request) {
       optimizer.zero_grad();
       const ObjectiveResult result = objective(*model, x);
       result.backward();
+      if (request.after_backward) request.after_backward(parameters);
       if (util::fault_hits("nan_gradient")) parameters.front().grad().fill_(NAN);
       // One host sync per step (loss and gradient norm together): the price of naming the exact
       // step a non-finite value appears at, before it reaches the parameters.
@@ -269,7 +297,7 @@ TrainSummary train(const TrainRequest& request) {
         state.epoch_examples = seen;
         state.epoch_seconds = epoch_seconds;
         state.rng_state = rng_state(device);
-        save_checkpoint(last_path, *model, &optimizer, state);
+        files.checkpoint("last", *model, &optimizer, state);
         if (stopping) {
           progress.finish(fmt::format("epoch {:>3}/{}  stopped after step {} of {}", epoch + 1,
                                       cfg.train.epochs, step + 1, n_steps));
@@ -310,9 +338,9 @@ TrainSummary train(const TrainRequest& request) {
     // best.pt before last.pt: last.pt is what --resume reads, so writing it last commits the
     // epoch. Killed in between, the resumed run replays the epoch and writes the same best.pt
     // again; the other order would leave a best.pt that nothing rewrites.
-    if (improved) save_checkpoint((checkpoint_dir / "best.pt").string(), *model, &optimizer, state);
-    save_checkpoint(last_path, *model, &optimizer, state);
-    util::write_file_atomic((run_dir / "metrics.csv").string(), state.metrics_csv);
+    if (improved) files.checkpoint("best", *model, &optimizer, state);
+    files.checkpoint("last", *model, &optimizer, state);
+    files.write("metrics.csv", state.metrics_csv);
     snapshots.after_epoch(*model, epoch + 1);
     progress.finish(fmt::format(
         "epoch {:>3}/{}  train {:9.3f}  val ELBO {:9.3f} (KL {:6.2f})  {:7.0f} ex/s  {:6.1f} s{}{}",
@@ -326,8 +354,9 @@ TrainSummary train(const TrainRequest& request) {
     }
   }
 
-  // Final numbers come from the best checkpoint, on the test split.
-  load_checkpoint((checkpoint_dir / "best.pt").string(), *model, nullptr);
+  // Final numbers come from the best checkpoint, on the test split (a process that does not write
+  // has no best.pt of its own: it reports its final weights).
+  if (files.enabled()) load_checkpoint(files.checkpoint_path("best"), *model, nullptr);
   const auto test_images =
       data::fixed_binarization(dataset.test.images, dataset.binarization, data::kTestBinarizationSeed);
   const ElboSummary test = evaluate_elbo(*model, test_images, cfg.train.eval_batch_size);
@@ -356,10 +385,11 @@ TrainSummary train(const TrainRequest& request) {
       .set("device", device.str())
       .set("torch_threads", threads.torch_threads)
       .set("blas_threads", threads.blas_threads);
-  util::write_file_atomic((run_dir / "summary.json").string(), json.dump());
-  log << fmt::format("best epoch {}: val ELBO {:.3f}; test ELBO {:.3f} ± {:.3f} (KL {:.3f}); wrote {}\n",
-                     summary.best_epoch, summary.val_elbo, summary.test_elbo, test.elbo_std_error,
-                     summary.test_kl, (run_dir / "summary.json").string());
+  files.write("summary.json", json.dump());
+  log << fmt::format(
+      "best epoch {}: val ELBO {:.3f}; test ELBO {:.3f} ± {:.3f} (KL {:.3f}){}\n", summary.best_epoch,
+      summary.val_elbo, summary.test_elbo, test.elbo_std_error, summary.test_kl,
+      files.enabled() ? "; wrote " + (fs::path(request.run_dir) / "summary.json").string() : "");
   return summary;
 }
 

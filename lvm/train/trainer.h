@@ -6,11 +6,14 @@
 //   runs/<name>/summary.json             final numbers (best checkpoint on the test set)
 
 #include <cstdint>
+#include <functional>
 #include <ostream>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "lvm/config/config.h"
+#include "lvm/objectives/objective.h"
 #include "lvm/util/json.h"
 
 namespace lvm::train {
@@ -36,6 +39,17 @@ struct TrainRequest {
   bool resume = false;          // continue from run_dir/checkpoints/last.pt
   bool overwrite = false;       // allow replacing a run directory that already holds a run
   std::ostream* log = nullptr;  // progress and messages (default std::cerr)
+
+  // Seams of the gradient trainer's loop, for programs that drive it (data-parallel training):
+  /// Replaces the objective of the model's spec (ModelSpec::objective) when set.
+  Objective objective{};
+  /// Called after each step's backward pass, before the non-finite check, clipping and the
+  /// optimiser step, with the parameters whose .grad() the pass filled (e.g. to all-reduce them).
+  std::function<void(const std::vector<torch::Tensor>& parameters)> after_backward{};
+  /// Whether this process writes the run directory (config.yaml, metrics, checkpoints, pictures,
+  /// summary.json). Of several processes training one model, one writes; the others read a
+  /// checkpoint to resume and report their own final weights.
+  bool writes = true;
 };
 
 struct TrainSummary {

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <cstdlib>
 #include <filesystem>
 
 #include "tests/testing.h"
@@ -124,8 +126,22 @@ TEST(Cli, TrainsAGaussianMixtureOnACsvFile) {
        {"config.yaml", "metrics.csv", "summary.json", "checkpoints/last.pt", "checkpoints/best.pt"})
     EXPECT_TRUE(std::filesystem::exists(dir.file("run/") + f)) << f;
 
-  // The image commands name what the run holds and where its results are.
-  for (const char* command : {"eval", "sample", "encode"}) {
+  // lvm eval scores the test points; the mixture's proposal is its exact posterior, so the
+  // importance-sampled estimate equals the exact log p(x) (to rounding).
+  const auto evaluated =
+      run_lvm("eval " + dir.file("run") + " --estimators exact,iwae --k 8 --progress none");
+  ASSERT_EQ(evaluated.exit_code, 0) << evaluated.output;
+  const auto eval_json = testing::read_file(dir.file("run/eval.json"));
+  const auto log_px_of = [&](const std::string& estimator) -> double {
+    const size_t at = eval_json.find("\"" + estimator + "\": {");
+    if (at == std::string::npos) return NAN;
+    const size_t value = eval_json.find("\"log_px\": ", at);
+    return std::strtod(eval_json.c_str() + value + 10, nullptr);
+  };
+  EXPECT_TRUE(std::isfinite(log_px_of("exact"))) << eval_json;
+  EXPECT_NEAR(log_px_of("iwae"), log_px_of("exact"), 1e-6) << eval_json;
+  // The picture commands name what the run holds and where its results are.
+  for (const char* command : {"sample", "encode"}) {
     const auto refused = run_lvm(std::string(command) + " " + dir.file("run"));
     EXPECT_EQ(refused.exit_code, 2) << command;
     EXPECT_NE(refused.output.find("holds a model of vector data (model.type gmm); lvm " +

@@ -120,5 +120,43 @@ TEST_F(TrainerTest, BernoulliOnGreyLevelsIsRefusedUnlessAllowed) {
   EXPECT_NO_THROW(run(c, dir_.file("grey2")));
 }
 
+TEST_F(TrainerTest, TheLoopsSeamsTheGradientHookTheObjectiveAndWhoWrites) {
+  auto c = tiny_config(dir_.file("data"));
+  c.train.epochs = 2;
+  std::ostringstream log;
+  // The hook sees each step's gradients before the optimiser does: zeroed, Adam's first moment
+  // stays 0 and no parameter moves (each step is lr * m / (sqrt(v) + eps) = 0).
+  int64_t hook_calls = 0;
+  std::vector<torch::Tensor> initial;
+  TrainRequest frozen{c, dir_.file("frozen"), false, false, &log};
+  frozen.after_backward = [&](const std::vector<torch::Tensor>& parameters) {
+    if (hook_calls++ == 0)
+      for (const auto& p : parameters) initial.push_back(p.detach().clone());
+    for (const auto& p : parameters) p.grad().zero_();
+  };
+  int64_t objective_calls = 0;
+  frozen.objective = [&](LatentVariableModel& model, const torch::Tensor& x) {
+    ++objective_calls;
+    return elbo(model, x);
+  };
+  train(frozen);
+  // 600 images less 100 for validation, in batches of 50: 10 steps an epoch.
+  EXPECT_EQ(hook_calls, 20);
+  EXPECT_EQ(objective_calls, 20);
+  const auto final = final_parameters(dir_.file("frozen"), c);
+  ASSERT_EQ(final.size(), initial.size());
+  for (size_t i = 0; i < final.size(); ++i) EXPECT_TRUE(torch::equal(final[i], initial[i])) << i;
+
+  // A process that does not write leaves the run directory alone, and trains all the same: its
+  // final weights are those of a writing run with the same seed.
+  TrainRequest silent{c, dir_.file("silent"), false, false, &log};
+  silent.writes = false;
+  const auto quiet = train(silent);
+  EXPECT_FALSE(std::filesystem::exists(dir_.file("silent")));
+  const auto written = run(c, dir_.file("written"));
+  EXPECT_EQ(quiet.val_elbo, written.val_elbo);
+  EXPECT_EQ(quiet.epochs, 2);
+}
+
 }  // namespace
 }  // namespace lvm::train
