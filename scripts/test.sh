@@ -54,6 +54,7 @@ cmake -S examples/custom_model -B "$EXAMPLE_DIR" -DCMAKE_BUILD_TYPE=Release \
   -DCMAKE_CXX_FLAGS=-Werror "${LAUNCHER[@]}" >/dev/null
 cmake --build "$EXAMPLE_DIR" -j "$JOBS"
 python3 scripts/make_tiny_idx.py "$EXAMPLE_DIR/data"
+rm -rf "$EXAMPLE_DIR/run"  # the previous run of this script's
 "$EXAMPLE_DIR/custom_model" examples/custom_model/config.yaml "$EXAMPLE_DIR/run" --k 50 \
   --set data.path="$EXAMPLE_DIR/data" --set data.validation_size=200 --set train.epochs=2 \
   --set output.progress=none

@@ -1,4 +1,4 @@
-// custom_model CONFIG RUN_DIR [--set KEY=VALUE ...] [--k K]
+// custom_model CONFIG RUN_DIR [--set KEY=VALUE ...] [--k K] [--overwrite]
 // Registers custom_vae (custom_vae.h), trains it from CONFIG into RUN_DIR with lvm's trainer,
 // loads the best checkpoint back, estimates its test log-likelihood by importance sampling with K
 // samples per image (lvm's estimators), and prints one JSON line.
@@ -26,6 +26,7 @@ struct Args {
   std::string config_path, run_dir;
   std::vector<std::string> overrides;
   int64_t k = 100;
+  bool overwrite = false;  // replace a run RUN_DIR already holds
 };
 
 Args parse_args(int argc, char** argv) {
@@ -35,7 +36,9 @@ Args parse_args(int argc, char** argv) {
     const std::string arg = argv[i];
     if ((arg == "--set" || arg == "--k") && i + 1 >= argc)
       throw std::invalid_argument(arg + " needs a value");
-    if (arg == "--set") {
+    if (arg == "--overwrite") {
+      args.overwrite = true;
+    } else if (arg == "--set") {
       args.overrides.push_back(argv[++i]);
     } else if (arg == "--k") {
       args.k = std::stoll(argv[++i]);
@@ -45,7 +48,8 @@ Args parse_args(int argc, char** argv) {
     }
   }
   if (positional.size() != 2) {
-    throw std::invalid_argument("usage: custom_model CONFIG RUN_DIR [--set KEY=VALUE ...] [--k K]");
+    throw std::invalid_argument(
+        "usage: custom_model CONFIG RUN_DIR [--set KEY=VALUE ...] [--k K] [--overwrite]");
   }
   args.config_path = positional[0];
   args.run_dir = positional[1];
@@ -79,7 +83,7 @@ int main(int argc, char** argv) {
     lvm::train::TrainRequest request;
     request.config = lvm::config::load_config(args.config_path, args.overrides);
     request.run_dir = args.run_dir;
-    request.overwrite = true;
+    request.overwrite = args.overwrite;
     std::string trained = lvm::train::run_training(request).dump(0);
     trained.pop_back();  // dump ends the line
 
