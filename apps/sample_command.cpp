@@ -18,11 +18,11 @@
 
 #include "apps/commands.h"
 #include "apps/run_inputs.h"
-#include "lvm/distributions/normal.h"
 #include "lvm/io/image_grid.h"
 #include "lvm/io/png.h"
 #include "lvm/io/scatter_plot.h"
 #include "lvm/represent/encoding.h"
+#include "lvm/represent/pictures.h"
 #include "lvm/runtime/runtime.h"
 #include "lvm/train/run_dir.h"
 #include "lvm/train/snapshots.h"
@@ -176,26 +176,6 @@ class Sampler {
  private:
   LatentVariableModel& model() { return *run_.model; }
 
-  // z: [N, Z] -> images [N, D]: the means of p(x|z), or draws from it with --binary.
-  torch::Tensor decode(const torch::Tensor& z) {
-    const auto p = model().likelihood(z);
-    return args_.binary ? p->sample() : p->mean();
-  }
-
-  // The posterior means of images [N, D] -> [N, Z].
-  torch::Tensor posterior_means(const torch::Tensor& x) {
-    const auto q = model().proposal(x);
-    if (q == nullptr)
-      throw UsageError("this " + model().kind() + " model has no q(z|x) to encode images with");
-    return q->mean().expand({x.size(0), model().latent_dim()});
-  }
-
-  std::shared_ptr<Normal> gaussian_prior(const char* option) {
-    auto prior = std::dynamic_pointer_cast<Normal>(model().prior());
-    if (prior == nullptr) throw UsageError(std::string(option) + " needs a Gaussian prior p(z)");
-    return prior;
-  }
-
   int64_t count_or(int64_t fallback) const { return args_.n > 0 ? args_.n : fallback; }
   int64_t steps_or(int64_t fallback) const { return args_.steps > 0 ? args_.steps : fallback; }
 
@@ -223,7 +203,7 @@ class Sampler {
 
   torch::Tensor samples() {
     const int64_t n = count_or(64);
-    const auto x = decode(model().prior()->sample({n}));
+    const auto x = represent::prior_samples(model(), n, args_.binary);
     message_ = fmt::format("{} samples from the prior ({})", n,
                            args_.binary ? "draws from p(x|z)" : "means of p(x|z)");
     return to_png_image(x, static_cast<int64_t>(std::ceil(std::sqrt(static_cast<double>(n)))));
@@ -239,67 +219,49 @@ class Sampler {
     const auto x = images_.narrow(0, args_.index, n);
     const auto columns = args_.nrow > 0 ? args_.nrow : 8;
     message_ = fmt::format("{} {} images (rows 1, 3, ...) above their reconstructions", n, args_.split);
-    return to_png_image(train::interleave_rows(x, decode(posterior_means(x)), columns), columns);
+    const auto decoded = represent::reconstructions(model(), x, args_.binary);
+    return to_png_image(train::interleave_rows(x, decoded, columns), columns);
   }
 
   torch::Tensor interpolation() {
     const int64_t a = args_.interpolate[0], b = args_.interpolate[1];
     check_index("--interpolate", a);
     check_index("--interpolate", b);
-    const int64_t steps = steps_or(10);
-    if (steps < 2) throw UsageError(fmt::format("--steps {}: an interpolation needs at least 2", steps));
-    const auto ends = images_.index_select(0, torch::tensor({a, b}, torch::kLong).to(images_.device()));
-    const auto z = posterior_means(ends);
-    const auto za = z[0], zb = z[1];
-    const auto t = torch::linspace(0, 1, steps, z.options()).unsqueeze(1);  // [S, 1]
-    torch::Tensor path = (1 - t) * za + t * zb;
-    if (args_.spherical) {
-      // Slerp on the directions' angle; straight line when the codes are (anti)parallel.
-      const double cosine =
-          torch::cosine_similarity(za.unsqueeze(0), zb.unsqueeze(0)).clamp(-1, 1).item<double>();
-      const double omega = std::acos(cosine);
-      if (std::sin(omega) > 1e-6) {
-        path = (torch::sin((1 - t) * omega) * za + torch::sin(t * omega) * zb) / std::sin(omega);
-      }
-    }
+    represent::InterpolationOptions options;
+    options.steps = steps_or(10);
+    options.spherical = args_.spherical;
+    options.binary = args_.binary;
+    if (options.steps < 2)
+      throw UsageError(fmt::format("--steps {}: an interpolation needs at least 2", options.steps));
+    const auto row = represent::interpolation(model(), images_[a], images_[b], options);
     message_ = fmt::format(
         "{} interpolation in {} steps between the codes of {} images {} and {} (shown at the ends)",
-        args_.spherical ? "spherical" : "linear", steps, args_.split, a, b);
-    return to_png_image(torch::cat({ends.narrow(0, 0, 1), decode(path), ends.narrow(0, 1, 1)}), steps + 2);
+        args_.spherical ? "spherical" : "linear", options.steps, args_.split, a, b);
+    return to_png_image(row, options.steps + 2);
   }
 
   torch::Tensor traversal() {
     check_index("--index", args_.index);
-    const int64_t steps = steps_or(11);
-    if (steps < 2) throw UsageError(fmt::format("--steps {}: a traversal needs at least 2", steps));
+    represent::TraversalOptions options;
+    options.steps = steps_or(11);
+    options.range = args_.range;
+    options.dims = args_.dims;
+    options.kl_images = args_.kl_images;
+    options.binary = args_.binary;
+    if (options.steps < 2)
+      throw UsageError(fmt::format("--steps {}: a traversal needs at least 2", options.steps));
     if (!(args_.range > 0)) throw UsageError(fmt::format("--range {}: must be > 0", args_.range));
-    const int64_t latent_dim = model().latent_dim();
-    const int64_t dims = args_.dims > 0 ? std::min(args_.dims, latent_dim) : latent_dim;
-    const auto prior = gaussian_prior("--traverse");
-
-    // Order dimensions by how much the encoder uses them: KL(q(z_d|x) || p(z_d)) over some images.
-    const int64_t n_kl = std::min(args_.kl_images, images_.size(0));
-    const auto encoding = represent::encode(model(), images_.narrow(0, 0, n_kl), {}, 1000);
-    const auto kl = represent::kl_per_dimension(model(), encoding);
-    const auto order = kl.argsort(0, /*descending=*/true).slice(0, 0, dims);
-
-    const auto code = posterior_means(images_.narrow(0, args_.index, 1))[0];  // [Z]
-    const auto std_dev = prior->stddev().expand({latent_dim});
-    const auto offsets = torch::linspace(-args_.range, args_.range, steps, code.options());
-    std::vector<torch::Tensor> rows;
+    const auto t = represent::traversal(model(), images_, images_[args_.index], options);
     std::string listing;
-    for (int64_t r = 0; r < dims; ++r) {
-      const int64_t d = order[r].item<int64_t>();
-      auto z = code.unsqueeze(0).repeat({steps, 1});
-      z.select(1, d).add_(offsets * std_dev[d]);
-      rows.push_back(decode(z));
-      listing += fmt::format("{}z_{} (KL {:.3f})", r == 0 ? "" : ", ", d, kl[d].item<double>());
+    for (size_t r = 0; r < t.dims.size(); ++r) {
+      listing +=
+          fmt::format("{}z_{} (KL {:.3f})", r == 0 ? "" : ", ", t.dims[r], t.kl[t.dims[r]].item<double>());
     }
     message_ = fmt::format(
         "traversal of {} dimensions from -{}σ to +{}σ around the code of {} image {}, rows by KL over {} "
         "images: {}",
-        dims, args_.range, args_.range, args_.split, args_.index, n_kl, listing);
-    return to_png_image(torch::cat(rows), steps);
+        t.dims.size(), args_.range, args_.range, args_.split, args_.index, t.kl_images, listing);
+    return to_png_image(t.images, options.steps);
   }
 
   torch::Tensor manifold() {
@@ -309,34 +271,23 @@ class Sampler {
     }
     const int64_t steps = steps_or(20);
     if (steps < 2) throw UsageError(fmt::format("--steps {}: a manifold needs at least 2 per axis", steps));
-    const auto prior = gaussian_prior("--manifold");
-    const auto options = prior->mean().options();
-    // Quantiles (i + 1/2) / steps of N(0, 1): sqrt(2) erfinv(2p - 1).
-    const auto p = (torch::arange(steps, options) + 0.5) / static_cast<double>(steps);
-    const auto quantiles = std::sqrt(2.0) * torch::erfinv(2 * p - 1);
-    // z_0 grows left to right, z_1 bottom to top (as on a plot).
-    const auto z0 = quantiles.repeat({steps});
-    const auto z1 = quantiles.flip({0}).repeat_interleave(steps);
-    const auto mean = prior->mean().expand({2}), std_dev = prior->stddev().expand({2});
-    const auto z = torch::stack({z0 * std_dev[0] + mean[0], z1 * std_dev[1] + mean[1]}, 1);
+    const auto x = represent::manifold(model(), steps, args_.binary);
     message_ = fmt::format("{}x{} grid over the prior's quantiles", steps, steps);
-    return to_png_image(decode(z), steps);
+    return to_png_image(x, steps);
   }
 
   torch::Tensor latents() {
-    const int64_t latent_dim = model().latent_dim();
-    if (latent_dim < 2)
+    if (model().latent_dim() < 2)
       throw UsageError("--latents needs a latent space of 2 or more dimensions; this model has 1");
     if (args_.limit < 0) throw UsageError(fmt::format("--limit {}: must be >= 0", args_.limit));
     const int64_t n = args_.limit > 0 ? std::min(args_.limit, images_.size(0)) : images_.size(0);
-    const auto encoding = represent::encode(model(), images_.narrow(0, 0, n), labels_.narrow(0, 0, n));
-    const auto points = latent_dim == 2 ? encoding.mean : represent::principal_components(encoding.mean, 2);
+    const auto latent = represent::latent_points(model(), images_.narrow(0, 0, n), labels_.narrow(0, 0, n));
     io::ScatterOptions options;
     options.width = options.height = args_.size;
     options.axes = !args_.no_axes;
     message_ = fmt::format("posterior means of {} {} images, {}", n, args_.split,
-                           latent_dim == 2 ? "z_0 across, z_1 up" : "first two principal components");
-    return io::scatter_plot(points, encoding.labels, options);
+                           latent.projected ? "first two principal components" : "z_0 across, z_1 up");
+    return io::scatter_plot(latent.points, latent.labels, options);
   }
 
   const SampleArgs& args_;

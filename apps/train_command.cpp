@@ -8,7 +8,6 @@
 
 #include "apps/commands.h"
 #include "lvm/config/config.h"
-#include "lvm/models/registry.h"
 #include "lvm/train/stop_signal.h"
 #include "lvm/train/trainer.h"
 
@@ -65,10 +64,9 @@ Command add_train_command(CLI::App& app) {
           request.run_dir = args->run_dir.empty() ? request.config.resolved_run_dir() : args->run_dir;
           request.overwrite = args->overwrite;
         }
-        // Ctrl-C / SIGTERM: stop at the next step boundary with a checkpoint (see stop_signal.h).
-        // A model's own fit (the mixture's EM) does not look at the stop flag yet: it keeps the
-        // default handlers, so that Ctrl-C still ends it.
-        if (!model_spec(request.config.model.type()).fit) train::install_stop_handlers();
+        // Ctrl-C / SIGTERM: stop at the next step boundary with a checkpoint (see stop_signal.h);
+        // the gradient trainer and the mixture's own fit (EM steps, gradient epochs) both look.
+        train::install_stop_handlers();
         try {
           std::cout << train::run_training(request).dump(0);  // one line, with its newline
         } catch (const train::TrainingInterrupted& e) {

@@ -9,10 +9,13 @@
 //    (differentiable in the parameters) where one exists.
 
 #include <memory>
+#include <utility>
 
 #include <torch/types.h>
 
 namespace lvm {
+
+class Normal;
 
 class Distribution {
  public:
@@ -21,12 +24,19 @@ class Distribution {
   virtual torch::Tensor sample(at::IntArrayRef shape = {}) const = 0;
   /// Reparameterised draw; throws for distributions that have none.
   virtual torch::Tensor rsample(at::IntArrayRef shape = {}) const;
+  /// Reparameterised draw z [shape..., batch..., event] with log q(z) [shape..., batch...].
+  /// Default: rsample then log_prob. Flows and hierarchical proposals override it: they get
+  /// log q of their own draws cheaply (log-determinants) and may lack a log_prob of arbitrary values.
+  virtual std::pair<torch::Tensor, torch::Tensor> rsample_with_log_prob(at::IntArrayRef shape = {}) const;
   /// value [S..., batch..., event] -> [S..., batch...]
   virtual torch::Tensor log_prob(const torch::Tensor& value) const = 0;
   /// The same distribution with parameters detached from the autograd graph (used by DReG).
   virtual std::shared_ptr<Distribution> detached() const = 0;
   /// Mean of the distribution: [batch..., event]
   virtual torch::Tensor mean() const = 0;
+  /// The diagonal Gaussian this distribution is, if it is one (else nullptr). Operations that truly
+  /// need one (refinement, traversals, per-dimension KL) ask this and refuse clearly otherwise.
+  virtual const Normal* diagonal_gaussian() const { return nullptr; }
 };
 
 }  // namespace lvm

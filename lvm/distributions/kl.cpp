@@ -12,8 +12,8 @@ torch::Tensor kl_divergence(const Normal& q, const Normal& p) {
 }
 
 std::optional<torch::Tensor> analytic_kl(const Distribution& q, const Distribution& p) {
-  const auto* qn = dynamic_cast<const Normal*>(&q);
-  const auto* pn = dynamic_cast<const Normal*>(&p);
+  const Normal* qn = q.diagonal_gaussian();
+  const Normal* pn = p.diagonal_gaussian();
   if (qn != nullptr && pn != nullptr) return kl_divergence(*qn, *pn);
   return std::nullopt;
 }

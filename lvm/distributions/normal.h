@@ -17,6 +17,7 @@ class Normal : public Distribution {
   torch::Tensor log_prob(const torch::Tensor& value) const override;
   std::shared_ptr<Distribution> detached() const override;
   torch::Tensor mean() const override { return mean_; }
+  const Normal* diagonal_gaussian() const override { return this; }
 
   const torch::Tensor& log_var() const { return log_var_; }
   torch::Tensor stddev() const { return torch::exp(0.5 * log_var_); }

@@ -19,10 +19,11 @@ Normal refine_proposal(LatentVariableModel& model, const torch::Tensor& x, const
   {
     torch::NoGradGuard no_grad;
     const auto q = model.proposal(x);
-    const auto* normal = dynamic_cast<const Normal*>(q.get());
+    const Normal* normal = q == nullptr ? nullptr : q->diagonal_gaussian();
     if (normal == nullptr) {
       throw std::invalid_argument("refine: needs a diagonal Gaussian proposal q(z|x); model '" +
-                                  model.kind() + "' has " + (q == nullptr ? "none" : "another kind"));
+                                  model.kind() + "' has " +
+                                  (q == nullptr ? "none" : "another kind of proposal"));
     }
     mean = normal->mean().detach().clone();
     log_var = normal->log_var().expand_as(mean).detach().clone();

@@ -1,7 +1,9 @@
 #include "lvm/objectives/objective.h"
 
 #include <cmath>
+#include <optional>
 #include <stdexcept>
+#include <tuple>
 
 #include <fmt/format.h>
 #include <torch/torch.h>
@@ -22,13 +24,19 @@ ObjectiveResult elbo(LatentVariableModel& model, const torch::Tensor& x, int64_t
   TORCH_CHECK(k >= 1, "elbo: k must be >= 1, got ", k);
   const auto q = model.proposal(x);
   TORCH_CHECK(q != nullptr, "elbo: model '", model.kind(), "' has no proposal q(z|x)");
-  const auto z = q->rsample({k});  // [k, B, Z]
-  const auto rec = model.log_likelihood(x, z).mean(0);
-  torch::Tensor kl;
-  if (kl_mode == KlMode::kAnalytic) {
-    if (auto closed = analytic_kl(*q, *model.prior())) kl = *closed;
+  std::optional<torch::Tensor> closed_kl;
+  if (kl_mode == KlMode::kAnalytic) closed_kl = analytic_kl(*q, *model.prior());
+  torch::Tensor z, kl;
+  if (closed_kl) {
+    z = q->rsample({k});  // [k, B, Z]
+    kl = *closed_kl;
+  } else {
+    // log q from the draw itself, so that a flow posterior (no log_prob of arbitrary z) plugs in.
+    torch::Tensor log_q;
+    std::tie(z, log_q) = q->rsample_with_log_prob({k});  // [k, B, Z], [k, B]
+    kl = (log_q - model.prior()->log_prob(z)).mean(0);
   }
-  if (!kl.defined()) kl = (q->log_prob(z) - model.prior()->log_prob(z)).mean(0);
+  const auto rec = model.log_likelihood(x, z).mean(0);
   const auto value = rec - kl;
   ObjectiveResult result;
   result.loss = -value.mean();
@@ -42,12 +50,12 @@ ObjectiveResult iwae(LatentVariableModel& model, const torch::Tensor& x, int64_t
   TORCH_CHECK(k >= 1, "iwae: k must be >= 1, got ", k);
   const auto q = model.proposal(x);
   TORCH_CHECK(q != nullptr, "iwae: model '", model.kind(), "' has no proposal q(z|x)");
-  const auto z = q->rsample({k});  // [k, B, Z]
   const double log_k = std::log(static_cast<double>(k));
   ObjectiveResult result;
 
   if (gradient == IwaeGradient::kStandard) {
-    const auto log_w = model.log_joint(x, z) - q->log_prob(z);  // [k, B]
+    const auto [z, log_q] = q->rsample_with_log_prob({k});  // [k, B, Z], [k, B]
+    const auto log_w = model.log_joint(x, z) - log_q;       // [k, B]
     const auto bound = torch::logsumexp(log_w, 0) - log_k;
     result.loss = -bound.mean();
     result.value = bound.detach();
@@ -58,6 +66,7 @@ ObjectiveResult iwae(LatentVariableModel& model, const torch::Tensor& x, int64_t
   //   ∇φ L_k = E[Σ_k w̃_k² ∂log w_k/∂z_k ∂z_k/∂φ],   ∇θ L_k = E[Σ_k w̃_k ∇θ log w_k],
   // with w̃ the normalised weights (treated as constants). One graph, two surrogates, each
   // differentiated only with respect to its own parameter group.
+  const auto z = q->rsample({k});                                         // [k, B, Z]
   const auto log_w = model.log_joint(x, z) - q->detached()->log_prob(z);  // [k, B]
   const auto bound = torch::logsumexp(log_w, 0) - log_k;
   const auto w_tilde = torch::softmax(log_w, 0).detach();

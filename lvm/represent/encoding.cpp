@@ -38,7 +38,8 @@ Encoding encode(LatentVariableModel& model, const torch::Tensor& images, const t
   std::vector<torch::Tensor> means, log_vars;
   for (int64_t start = 0; start < images.size(0); start += batch_size) {
     const auto x = images.slice(0, start, std::min(start + batch_size, images.size(0)));
-    const auto q = std::dynamic_pointer_cast<Normal>(model.proposal(x));
+    const auto proposal = model.proposal(x);  // keeps q alive
+    const Normal* q = proposal == nullptr ? nullptr : proposal->diagonal_gaussian();
     if (q == nullptr) {
       throw std::invalid_argument("this " + model.kind() +
                                   " model has no Gaussian q(z|x) to encode with (only models with a "
@@ -95,7 +96,8 @@ torch::Tensor principal_components(const torch::Tensor& x, int64_t k) {
 
 torch::Tensor kl_per_dimension(LatentVariableModel& model, const Encoding& encoding) {
   torch::NoGradGuard no_grad;
-  const auto prior = std::dynamic_pointer_cast<Normal>(model.prior());
+  const auto prior_distribution = model.prior();  // keeps prior alive
+  const Normal* prior = prior_distribution == nullptr ? nullptr : prior_distribution->diagonal_gaussian();
   if (prior == nullptr) {
     throw std::invalid_argument("KL per latent dimension needs a diagonal Gaussian prior; this " +
                                 model.kind() + " model has another");

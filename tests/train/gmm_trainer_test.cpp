@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <csignal>
 #include <filesystem>
 #include <sstream>
 
@@ -18,6 +19,7 @@
 #include "lvm/models/gmm/gmm_config.h"
 #include "lvm/models/gmm/gmm_em.h"
 #include "lvm/train/run_dir.h"
+#include "lvm/train/stop_signal.h"
 #include "tests/testing.h"
 
 namespace lvm::train {
@@ -114,6 +116,78 @@ TEST(GmmTrainer, GradientFitResumesExactlyAndApproachesEm) {
   EXPECT_GT(std::stod(rows.back()[1]), std::stod(rows[1][1]));
   EXPECT_LE(full.train_log_likelihood, em.train_log_likelihood + 1e-6);
   EXPECT_GT(full.train_log_likelihood, em.train_log_likelihood - 0.2);
+}
+
+// Raises the stop flag as a signal would (no handler needed) and forgets it on scope exit.
+struct ScopedStop {
+  explicit ScopedStop(int signal) { request_stop(signal); }
+  ~ScopedStop() { clear_stop_request(); }
+};
+
+TEST(GmmTrainer, AStopBetweenEmStepsKeepsTheFitSoFar) {
+  testing::TempDir dir;
+  const auto c = ring_config();
+  {
+    ScopedStop stop(SIGTERM);
+    try {
+      run(c, dir.file("run"));
+      FAIL() << "expected the fit to stop";
+    } catch (const TrainingInterrupted& e) {
+      EXPECT_EQ(e.signal, SIGTERM);
+      EXPECT_NE(std::string(e.what()).find("stopped by signal 15 at EM step 1;"), std::string::npos)
+          << e.what();
+      EXPECT_NE(std::string(e.what()).find("not resumable"), std::string::npos) << e.what();
+    }
+  }
+  // One step done: its row in metrics.csv, its parameters in last.pt (and best.pt), no summary.
+  const auto rows = testing::csv_cells(testing::read_file(dir.file("run/metrics.csv")));
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[1][0], "1");
+  EXPECT_FALSE(std::filesystem::exists(dir.file("run/summary.json")));
+  auto loaded = load_run(dir.file("run"), "last");
+  EXPECT_EQ(loaded.state.epoch, 1);
+  const auto data = data::load_vector_dataset(c.data, torch::kCPU, c.train.seed);
+  const double ll = mean_log_likelihood(dynamic_cast<GaussianMixture&>(*loaded.model), data.train);
+  EXPECT_NEAR(ll, std::stod(rows[1][1]), 1e-7);
+  EXPECT_NEAR(ll, loaded.state.best_value, 1e-12);
+  EXPECT_EQ(load_run(dir.file("run")).state.epoch, 1);  // best.pt
+}
+
+TEST(GmmTrainer, AStoppedGradientFitResumesBitIdentically) {
+  testing::TempDir dir;
+  auto c = ring_config();
+  c.model.get<GmmConfig>().fit = "gradient";
+  c.train.epochs = 4;
+  const auto full = run(c, dir.file("full"));
+  {
+    ScopedStop stop(SIGINT);
+    try {
+      run(c, dir.file("split"));
+      FAIL() << "expected the fit to stop";
+    } catch (const TrainingInterrupted& e) {
+      EXPECT_EQ(e.signal, SIGINT);
+      EXPECT_NE(std::string(e.what()).find("stopped by signal 2 after epoch 1;"), std::string::npos)
+          << e.what();
+      EXPECT_NE(std::string(e.what()).find("lvm train --resume " + dir.file("split")), std::string::npos)
+          << e.what();
+    }
+  }
+  EXPECT_EQ(load_run(dir.file("split"), "last").state.epoch, 1);
+  const auto resumed = run(c, dir.file("split"), /*resume=*/true);
+  EXPECT_EQ(resumed.steps, 4);
+  EXPECT_EQ(resumed.train_log_likelihood, full.train_log_likelihood);
+  for (const char* name : {"last", "best"}) {
+    const auto a = load_run(dir.file("full"), name).model->parameters();
+    const auto b = load_run(dir.file("split"), name).model->parameters();
+    ASSERT_EQ(a.size(), b.size());
+    for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(torch::equal(a[i], b[i])) << name << " parameter " << i;
+  }
+  auto deterministic = [&](const std::string& name) {
+    auto rows = testing::csv_cells(testing::read_file(dir.file(name + "/metrics.csv")));
+    for (auto& r : rows) r.pop_back();  // seconds
+    return rows;
+  };
+  EXPECT_EQ(deterministic("full"), deterministic("split"));
 }
 
 TEST(GmmTrainer, SeveralInitialisationsKeepTheBest) {

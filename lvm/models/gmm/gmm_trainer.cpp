@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <csignal>
 #include <filesystem>
 #include <iostream>
 #include <limits>
@@ -20,6 +21,8 @@
 #include "lvm/train/checkpoint.h"
 #include "lvm/train/progress.h"
 #include "lvm/train/schedule.h"
+#include "lvm/train/stop_signal.h"
+#include "lvm/util/fault.h"
 #include "lvm/util/files.h"
 #include "lvm/util/json.h"
 
@@ -154,6 +157,27 @@ GmmSummary train_gmm(const TrainRequest& request) {
                              step.step, step.mean_log_likelihood, step.improvement, test_ll);
         }
         evaluation_seconds += seconds_since(start);
+        if (util::fault_hits("sigint")) std::raise(SIGINT);
+        // A stop between EM steps keeps the fit in progress (this restart's parameters and rows)
+        // in last.pt and best.pt (for EM, best is the last step), in the format of a finished fit.
+        if (stop_requested() != 0) {
+          CheckpointState stopped = state;
+          stopped.metrics_csv += rows;
+          stopped.epoch = step.step;
+          stopped.best_epoch = step.step;
+          stopped.best_value = step.mean_log_likelihood;
+          save_checkpoint((checkpoint_dir / "best.pt").string(), *model, nullptr, stopped);
+          save_checkpoint((checkpoint_dir / "last.pt").string(), *model, nullptr, stopped);
+          util::write_file_atomic((run_dir / "metrics.csv").string(), stopped.metrics_csv);
+          throw TrainingInterrupted(
+              fmt::format(
+                  "stopped by signal {} at EM step {}{}; {} holds the fit so far (train log-lik {:.5f}); "
+                  "an EM run is not resumable: run lvm train again with --overwrite to fit it to the end",
+                  stop_requested(), step.step,
+                  options.n_init > 1 ? fmt::format(" of restart {}/{}", restart + 1, options.n_init) : "",
+                  (checkpoint_dir / "last.pt").string(), step.mean_log_likelihood),
+              stop_requested());
+        }
       });
       if (talk) {
         log << fmt::format("{}EM {} after {} steps: train log-lik {:.5f}\n", prefix,
@@ -212,6 +236,7 @@ GmmSummary train_gmm(const TrainRequest& request) {
         if (cfg.train.grad_clip > 0)
           torch::nn::utils::clip_grad_norm_(model->parameters(), cfg.train.grad_clip);
         optimizer.step();
+        if (util::fault_hits("sigint")) std::raise(SIGINT);
       }
       train_seconds += seconds_since(start);
       const double train_ll = evaluate(*model, train_x).first;
@@ -229,6 +254,15 @@ GmmSummary train_gmm(const TrainRequest& request) {
       if (talk) {
         log << fmt::format("epoch {:>4}/{}  train log-lik {:10.5f}  test {:10.5f}  {:6.2f} s{}\n", epoch + 1,
                            cfg.train.epochs, train_ll, test_ll, train_seconds, improved ? "  *best" : "");
+      }
+      // Stops are taken at epoch ends (a mixture's epoch is short): last.pt, just written, holds
+      // the epoch and the batch order is a function of (seed, epoch), so --resume is exact.
+      if (stop_requested() != 0 && epoch + 1 < cfg.train.epochs) {
+        throw TrainingInterrupted(
+            fmt::format("stopped by signal {} after epoch {}; {} holds it: continue with "
+                        "lvm train --resume {}",
+                        stop_requested(), epoch + 1, (checkpoint_dir / "last.pt").string(), request.run_dir),
+            stop_requested());
       }
     }
     summary.steps = state.epoch;

@@ -10,6 +10,9 @@
 // seeds train.seed, train.seed + 1, ..., keeping the fit with the highest training log-likelihood
 // (not resumable: it is short and deterministic; run it again); gradient runs Adam on the exact
 // log-likelihood for train.epochs epochs through the same Objective interface as the VAE (resumable).
+// A stop request (lvm/train/stop_signal.h) is taken between EM steps, where last.pt and best.pt get
+// the fit in progress and metrics.csv its rows so far, or at a gradient fit's epoch end (last.pt
+// holds the epoch); either throws TrainingInterrupted and writes no summary.json.
 
 #include <cstdint>
 #include <string>
