@@ -1,5 +1,6 @@
-// lvm encode RUN_DIR [--split test] [-o latents.csv]: each image's q(z|x) (posterior mean and
-// log-variance) with its label, as CSV for use downstream.
+// lvm encode RUN_DIR [--split test] [-o latents.csv]: each example's q(z|x) with its label, as CSV
+// for use downstream: the posterior mean and log-variance of a continuous latent, or the posterior
+// probabilities of a discrete one (a Gaussian mixture's responsibilities).
 
 #include <filesystem>
 #include <iostream>
@@ -32,10 +33,12 @@ struct EncodeArgs {
 Command add_encode_command(CLI::App& app) {
   auto args = std::make_shared<EncodeArgs>();
   auto* cmd = app.add_subcommand(
-      "encode", "Write each image's posterior mean and log-variance (with its label) as CSV");
+      "encode", "Write each example's posterior (mean and log-variance, or responsibilities) as CSV");
   cmd->footer(
-      "Columns: index,label,mean_0..mean_{Z-1},log_var_0..log_var_{Z-1} of q(z|x). Images are encoded as the "
-      "model sees them: binarised once with a fixed seed under dynamic binarisation, as stored otherwise.");
+      "Columns: index,label,mean_0..mean_{Z-1},log_var_0..log_var_{Z-1} of a Gaussian q(z|x); for a discrete "
+      "latent (a Gaussian mixture) index,label,component,p_0..p_{K-1}, component the most probable. Images "
+      "are encoded as the model sees them: binarised once with a fixed seed under dynamic binarisation, as "
+      "stored otherwise; a mixture's vectors as stored (splits train and test).");
   cmd->add_option("run_dir", args->run_dir, "Run directory written by lvm train")->required();
   cmd->add_option("-o,--output", args->output, "CSV file to write (default RUN_DIR/latents_<split>.csv)");
   cmd->add_option("--split", args->split, "train, validation or test (default test)");
@@ -57,17 +60,16 @@ Command add_encode_command(CLI::App& app) {
             runtime::configure_threads(0, 0);
             const auto device = runtime::resolve_device(args->device);
             const auto run = train::load_run(args->run_dir, args->checkpoint, device);
-            require_image_model(run, args->run_dir, "encode");
-            const auto dataset = load_run_data(run, args->data_path, device);
-            const auto& split = represent::split_by_name(dataset, args->split);
-            const int64_t n = args->limit > 0 ? std::min(args->limit, split.size()) : split.size();
+            const auto examples = load_run_examples(run, args->data_path, args->split, args->limit, device);
             if (args->output.empty()) check_output_path("-o", output);
-            const auto images = represent::model_view(split.images, dataset.binarization).narrow(0, 0, n);
-            const auto encoding =
-                represent::encode(*run.model, images, split.labels.narrow(0, 0, n), args->batch_size);
-            util::write_file_atomic(output, represent::encoding_csv(encoding));
-            std::cout << fmt::format("wrote {}: {} {} images, {}-D posterior mean and log-variance each\n",
-                                     output, n, args->split, run.model->latent_dim());
+            const bool discrete = represent::has_discrete_posterior(*run.model, examples.x);
+            util::write_file_atomic(
+                output, represent::encode_csv(*run.model, examples.x, examples.labels, args->batch_size));
+            std::cout << fmt::format(
+                "wrote {}: {} {} {}, {} each\n", output, examples.x.size(0), args->split,
+                is_vector_run(run) ? "points" : "images",
+                discrete ? fmt::format("the responsibilities of {} components", run.model->latent_dim())
+                         : fmt::format("{}-D posterior mean and log-variance", run.model->latent_dim()));
             return kExitOk;
           }};
 }

@@ -61,15 +61,9 @@ struct Split {
 
 // The split to evaluate, from the run's data set (images, or the vectors of a mixture's run).
 Split load_split(const train::LoadedRun& run, const EvalArgs& a, torch::Device device) {
-  if (run.state.data_shape.size() == 1) {
-    auto data_config = run.config.data;
-    if (!a.data_path.empty()) data_config.path = a.data_path;
-    const auto vectors = data::load_vector_dataset(data_config, device, run.config.train.seed);
-    if (vectors.dim() != run.data_dim) {
-      throw UsageError(fmt::format("{}: points of dimension {}, but the model was trained on {}",
-                                   data_config.path, vectors.dim(), run.data_dim));
-    }
-    return {evaluation::evaluation_split(vectors, a.split, a.limit), false};
+  if (is_vector_run(run)) {
+    return {evaluation::evaluation_split(load_run_vectors(run, a.data_path, device), a.split, a.limit),
+            false};
   }
   const auto dataset = load_run_data(run, a.data_path, device);
   return {evaluation::evaluation_split(dataset, a.split, a.limit), dataset.binary};

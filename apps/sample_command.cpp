@@ -5,7 +5,9 @@
 //   --traverse         each latent dimension swept around a code, one row each, ordered by KL
 //   --manifold         decoded grid over the prior's quantiles (2-D latent space only)
 //   --latents          posterior means as a scatter plot coloured by label
-// (Models with a discrete latent, e.g. a Gaussian mixture's components, will add a mode here.)
+// A model of vectors (a Gaussian mixture's run) has one mode, its draws: a scatter plot coloured by
+// component (2-D data, or the first two principal components of the draws), or with -o FILE.csv
+// the points themselves.
 
 #include <cmath>
 #include <filesystem>
@@ -26,6 +28,7 @@
 #include "lvm/runtime/runtime.h"
 #include "lvm/train/run_dir.h"
 #include "lvm/train/snapshots.h"
+#include "lvm/util/files.h"
 
 namespace lvm::app {
 
@@ -131,7 +134,10 @@ class Sampler {
     runtime::configure_threads(0, 0);
     device_ = runtime::resolve_device(args.device);
     run_ = train::load_run(args.run_dir, args.checkpoint, device_);
-    require_image_model(run_, args.run_dir, "sample");
+    if (is_vector_run(run_)) {
+      if (mode != Mode::kSamples) require_image_model(run_, args.run_dir, "sample with a mode");
+      return;
+    }
     if (mode != Mode::kSamples && mode != Mode::kManifold) {
       dataset_ = load_run_data(run_, args.data_path, device_);
       const auto& split = represent::split_by_name(*dataset_, args.split);
@@ -172,9 +178,32 @@ class Sampler {
     return {};
   }
   const std::string& message() const { return message_; }
+  bool vectors() const { return is_vector_run(run_); }
+
+  /// A model of vectors: its draws as a scatter plot, or as CSV text.
+  torch::Tensor point_plot() {
+    const auto samples = draw_points();
+    const bool projected = samples.points.size(1) > 2;
+    if (samples.points.size(1) < 2)
+      throw UsageError("a scatter plot needs 2-D points; these are 1-D: write them with -o FILE.csv");
+    const auto xy = projected ? represent::principal_components(samples.points, 2) : samples.points;
+    const bool discrete = samples.latent.dim() == 1;
+    const auto labels = discrete ? samples.latent : torch::zeros({xy.size(0)}, torch::kLong);
+    message_ += projected ? ", first two principal components" : "";
+    return io::scatter_plot(xy, labels);
+  }
+  std::string point_csv() { return represent::points_csv(draw_points()); }
 
  private:
   LatentVariableModel& model() { return *run_.model; }
+
+  represent::PointSamples draw_points() {
+    torch::NoGradGuard no_grad;
+    torch::manual_seed(static_cast<uint64_t>(args_.seed));
+    const int64_t n = count_or(1000);
+    message_ = fmt::format("{} draws from the model (coloured by the component each came from)", n);
+    return represent::prior_points(model(), n);
+  }
 
   int64_t count_or(int64_t fallback) const { return args_.n > 0 ? args_.n : fallback; }
   int64_t steps_or(int64_t fallback) const { return args_.steps > 0 ? args_.steps : fallback; }
@@ -312,7 +341,8 @@ Command add_sample_command(CLI::App& app) {
       "(the same pixels every time), as stored otherwise. Decoded images are the means of p(x|z) unless "
       "--binary.");
   cmd->add_option("run_dir", args->run_dir, "Run directory written by lvm train")->required();
-  cmd->add_option("-o,--output", args->output, "PNG file to write (default RUN_DIR/<mode>.png)");
+  cmd->add_option("-o,--output", args->output,
+                  "PNG file to write (default RUN_DIR/<mode>.png); for a model of vectors, .png or .csv");
   cmd->add_option("--checkpoint", args->checkpoint, "best, last, or a path to a .pt file (default best)");
   cmd->add_option("--device", args->device, "auto, cpu, cuda or cuda:N (default auto)");
   cmd->add_option("--data-path,--data", args->data_path,
@@ -329,7 +359,8 @@ Command add_sample_command(CLI::App& app) {
   cmd->add_flag("--manifold", args->manifold, "Decoded grid over the prior's quantiles (2-D latent only)");
   cmd->add_flag("--latents", args->latents, "Scatter plot of posterior means coloured by label");
 
-  cmd->add_option("--n", args->n, "Images: samples (default 64) or reconstructions (default 32)")
+  cmd->add_option("--n", args->n,
+                  "Images: samples (default 64) or reconstructions (default 32); points: 1000")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--nrow", args->nrow, "Images per row of the grid (default: the mode's)")
       ->check(CLI::PositiveNumber);
@@ -368,7 +399,12 @@ Command add_sample_command(CLI::App& app) {
             if (!args->output.empty()) check_output_path("-o", output);
             Sampler sampler(*args, mode);
             if (args->output.empty()) check_output_path("-o", output);
-            const auto image = sampler.picture();
+            if (sampler.vectors() && std::filesystem::path(output).extension() == ".csv") {
+              util::write_file_atomic(output, sampler.point_csv());
+              std::cout << fmt::format("wrote {}: {}\n", output, sampler.message());
+              return kExitOk;
+            }
+            const auto image = sampler.vectors() ? sampler.point_plot() : sampler.picture();
             io::write_png(output, image);
             std::cout << fmt::format("wrote {} ({}x{}): {}\n", output, image.size(2), image.size(1),
                                      sampler.message());

@@ -132,8 +132,8 @@ config::ExperimentConfig tiny_vae_config(const std::string& data_dir, int64_t ep
   c.device = "cpu";
   c.threads = 1;
   c.model.get<VaeConfig>().latent_dim = 2;
-  c.model.get<VaeConfig>().encoder_hidden = {16};
-  c.model.get<VaeConfig>().decoder_hidden = {16};
+  c.model.get<VaeConfig>().encoder.hidden = {16};
+  c.model.get<VaeConfig>().decoder.hidden = {16};
   c.data.path = data_dir;
   c.data.validation_size = 100;
   c.train.epochs = epochs;

@@ -1,10 +1,14 @@
 #include "custom_vae.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
+#include <torch/script.h>
 #include <torch/torch.h>
 
 #include <lvm/distributions/bernoulli.h>
 #include <lvm/distributions/normal.h>
+#include <lvm/export/amortised.h>
 
 namespace custom {
 
@@ -32,6 +36,39 @@ torch::Tensor OffsetDecoderImpl::forward(const torch::Tensor& z) {
   return out_(torch::softplus(hidden_(z))) + offset_;
 }
 
+lvm::torchscript::ScriptedPart OffsetDecoderImpl::script() {
+  namespace ts = lvm::torchscript;
+  ts::ScriptedPart part;
+  part.module = ts::new_part_module("OffsetDecoder");
+  ts::add_weight(part.module, "hidden_w", hidden_->weight);
+  ts::add_weight(part.module, "hidden_b", hidden_->bias);
+  ts::add_weight(part.module, "out_w", out_->weight);
+  ts::add_weight(part.module, "out_b", out_->bias);
+  ts::add_weight(part.module, "offset", offset_);
+  part.module.define(ts::bernoulli_methods() + R"(
+def params(self, z: Tensor) -> Tensor:
+    h = torch.softplus(torch.linear(z, self.hidden_w, self.hidden_b))
+    return torch.linear(h, self.out_w, self.out_b) + self.offset
+
+def log_prob(self, x: Tensor, z: Tensor) -> Tensor:
+    return self._bernoulli_log_prob(x, self.params(z))
+
+def mean(self, z: Tensor) -> Tensor:
+    return torch.sigmoid(self.params(z))
+
+def sample(self, z: Tensor) -> Tensor:
+    return torch.bernoulli(torch.sigmoid(self.params(z)))
+)");
+  part.facade_source = R"(
+def decode(self, z: Tensor) -> Tensor:
+    return self.decoder.mean(self._check_z(z))
+)";
+  part.facade_methods = {"decode"};
+  part.string_attributes = {{"likelihood", "bernoulli"}};
+  part.max_width = std::max({hidden_->weight.size(0), hidden_->weight.size(1), out_->weight.size(0)});
+  return part;
+}
+
 CustomVae::CustomVae(int64_t data_dim, const CustomVaeKeys& keys)
     : data_dim_(data_dim),
       latent_dim_(keys.latent_dim),
@@ -49,6 +86,12 @@ std::shared_ptr<lvm::Distribution> CustomVae::likelihood(const torch::Tensor& z)
 
 std::shared_ptr<lvm::Distribution> CustomVae::proposal(const torch::Tensor& x) {
   return std::make_shared<lvm::Normal>(encoder_->forward(x));
+}
+
+std::unique_ptr<lvm::torchscript::ModelScript> CustomVae::script() {
+  return std::make_unique<lvm::torchscript::ModelScript>(lvm::torchscript::amortised_model_script(
+      *this, "ExportedCustomVae", encoder_->script(), decoder_->script(),
+      lvm::torchscript::standard_normal_prior_script(latent_dim_, torch::kFloat)));
 }
 
 lvm::ModelSpec custom_vae_spec() {

@@ -1,12 +1,15 @@
 #pragma once
 // model.type: custom_vae — a VAE whose encoder is lvm's MLP part and whose decoder is written
 // here: z -> softplus(W1 z + b1) -> logits = W2 h + b2 + a learned per-pixel offset, Bernoulli
-// pixels. Nothing of it is in lvm; main.cpp registers it.
+// pixels. Nothing of it is in lvm; main.cpp registers it. The decoder scripts itself for
+// TorchScript export (the decoder contract of lvm/export/script_part.h), and the model hands it,
+// with lvm's encoder and prior, to lvm's composer: the export needs nothing else.
 
 #include <memory>
 #include <vector>
 
 #include <lvm/config/config.h>
+#include <lvm/export/script_part.h>
 #include <lvm/models/latent_variable_model.h>
 #include <lvm/models/registry.h>
 #include <lvm/nn/encoder.h>
@@ -34,6 +37,8 @@ class OffsetDecoderImpl : public torch::nn::Module {
  public:
   OffsetDecoderImpl(int64_t latent_dim, int64_t width, int64_t data_dim);
   torch::Tensor forward(const torch::Tensor& z);
+  /// The same network in TorchScript, as a decoder part with a decode(z) facade.
+  lvm::torchscript::ScriptedPart script();
 
  private:
   torch::nn::Linear hidden_{nullptr}, out_{nullptr};
@@ -56,6 +61,8 @@ class CustomVae : public lvm::LatentVariableModel {
   /// x [B, D] -> Normal over z [B, Z]
   std::shared_ptr<lvm::Distribution> proposal(const torch::Tensor& x) override;
   std::vector<torch::Tensor> proposal_parameters() override { return encoder_->parameters(); }
+  /// lvm's encoder, this decoder and N(0, I), composed by lvm/export/amortised.h.
+  std::unique_ptr<lvm::torchscript::ModelScript> script() override;
 
  private:
   int64_t data_dim_, latent_dim_;

@@ -1,7 +1,8 @@
 // custom_model CONFIG RUN_DIR [--set KEY=VALUE ...] [--k K] [--overwrite]
 // Registers custom_vae (custom_vae.h), trains it from CONFIG into RUN_DIR with lvm's trainer,
 // loads the best checkpoint back, estimates its test log-likelihood by importance sampling with K
-// samples per image (lvm's estimators), and prints one JSON line.
+// samples per image (lvm's estimators), exports it to RUN_DIR/custom_vae.pt (TorchScript, checked
+// method by method against the model before it is written), and prints one JSON line.
 
 #include <cstdlib>
 #include <iostream>
@@ -14,6 +15,7 @@
 #include <lvm/config/config.h>
 #include <lvm/data/dataset.h>
 #include <lvm/estimators/estimators.h>
+#include <lvm/export/torchscript.h>
 #include <lvm/models/registry.h>
 #include <lvm/train/run_dir.h>
 #include <lvm/train/trainer.h>
@@ -89,10 +91,13 @@ int main(int argc, char** argv) {
 
     const auto run = lvm::train::load_run(args.run_dir, "best");
     const auto test = test_log_likelihood(run, args.k);
+    const std::string export_path = args.run_dir + "/custom_vae.pt";
+    const auto exported = lvm::torchscript::export_run(args.run_dir, "best", export_path);
     std::cout << fmt::format(
         "{{\"model\": \"{}\", \"train\": {}, \"test_iwae_k\": {}, \"test_log_likelihood\": {:.4f}, "
-        "\"std_error\": {:.4f}, \"n\": {}}}\n",
-        run.model->kind(), trained, args.k, test.mean, test.std_error, test.n);
+        "\"std_error\": {:.4f}, \"n\": {}, \"export\": \"{}\", \"exported_methods\": {}}}\n",
+        run.model->kind(), trained, args.k, test.mean, test.std_error, test.n, export_path,
+        exported.methods.size());
     return EXIT_SUCCESS;
   } catch (const std::exception& e) {
     std::cerr << "custom_model: " << e.what() << '\n';

@@ -190,6 +190,8 @@ size_t edit_distance(const std::string& a, const std::string& b) {
 struct KeyInfo {
   std::string name;
   bool section = false;
+  bool moved = false;  // an older key, read into new_paths (FieldVisitor::moved)
+  std::vector<std::string> new_paths;
 };
 
 struct NoRule {};
@@ -213,6 +215,12 @@ class TypedVisitor : public FieldVisitor {
     self().on_field(key, value, rule);
   }
   void section(const char* key, Section& value) override { self().on_section(key, value); }
+  void moved(const char* old_key, const std::vector<std::string>& new_paths) override {
+    self().on_moved(old_key, new_paths);
+  }
+
+  // Only the readers follow moved keys; a Derived that does hides this.
+  void on_moved(const char*, const std::vector<std::string>&) {}
 
  private:
   Derived& self() { return static_cast<Derived&>(*this); }
@@ -223,9 +231,12 @@ class KeyCollector : public TypedVisitor<KeyCollector> {
  public:
   template <typename T, typename Rule>
   void on_field(const char* key, T&, const Rule&) {
-    keys_.push_back({key, false});
+    keys_.push_back({key, false, false, {}});
   }
-  void on_section(const char* key, Section&) { keys_.push_back({key, true}); }
+  void on_section(const char* key, Section&) { keys_.push_back({key, true, false, {}}); }
+  void on_moved(const char* old_key, const std::vector<std::string>& new_paths) {
+    keys_.push_back({old_key, false, true, new_paths});
+  }
   std::vector<KeyInfo> keys() const { return keys_; }
 
  private:
@@ -271,6 +282,7 @@ bool is_known(const std::string& key, const std::vector<KeyInfo>& known) {
   const KeyInfo* best = nullptr;
   size_t best_distance = 3;  // suggest only within distance 2
   for (const KeyInfo& k : known) {
+    if (k.moved) continue;  // an older key is read, never suggested
     const size_t distance = edit_distance(key, k.name);
     // A distance as large as the candidate (e.g. "x" vs "k") is no real resemblance.
     if (distance < best_distance && distance < k.name.size()) {
@@ -283,7 +295,9 @@ bool is_known(const std::string& key, const std::vector<KeyInfo>& known) {
     what += fmt::format(" (did you mean '{}'?)", best->name);
   } else {
     std::vector<std::string> names;
-    for (const KeyInfo& k : known) names.push_back(k.name);
+    for (const KeyInfo& k : known) {
+      if (!k.moved) names.push_back(k.name);
+    }
     what += fmt::format(" (known: {})", fmt::join(names, ", "));
   }
   fail(where, key_path, what);
@@ -470,24 +484,53 @@ const char* const kFlatModelKeys[] = {"type",       "latent_dim",    "encoder_hi
                                       "reg_covar",  "fit",           "em_max_steps",   "em_tol",
                                       "init",       "n_init"};
 
+// One key of a map being read: its key node (for the line), its value, and, for a moved key read
+// into its new place, the path it was written as (errors in its value name what was written).
+struct Entry {
+  YAML::Node key;
+  YAML::Node value;
+  std::string written_path;  // empty: the key's own path
+};
+
+// Moved keys on their way to a section below: (key path relative to that section, entry).
+using MovedEntries = std::vector<std::pair<std::string, Entry>>;
+
+std::vector<std::string> split_path(const std::string& path) {
+  std::vector<std::string> keys;
+  std::stringstream stream(path);
+  for (std::string key; std::getline(stream, key, '.');) keys.push_back(key);
+  return keys;
+}
+
 // Reads one YAML map into a section: unknown and duplicate keys are errors, absent keys keep
-// their defaults.
+// their defaults. `moved_in`: values of older keys of an enclosing section that belong here.
 class ParseVisitor : public TypedVisitor<ParseVisitor> {
  public:
-  ParseVisitor(const YAML::Node& map, Where where, std::string prefix, Origins& origins)
-      : map_(map), where_(std::move(where)), prefix_(std::move(prefix)), origins_(origins) {}
+  ParseVisitor(const YAML::Node& map, Where where, std::string prefix, Origins& origins,
+               MovedEntries moved_in = {})
+      : map_(map),
+        where_(std::move(where)),
+        prefix_(std::move(prefix)),
+        origins_(origins),
+        moved_in_(std::move(moved_in)) {}
 
   void parse(Section& target) {
     index_entries();
+    for (const auto& [path, entry] : moved_in_) place(path, entry);
     auto* model = dynamic_cast<ModelConfig*>(&target);
-    if (model != nullptr) select_model(*model);
+    if (model != nullptr) {
+      select_model(*model);
+    } else {
+      read_type_first(target);
+    }
+    read_moved_keys(target);
     // Every key is checked before any value, so that a misspelt key is reported even if a later
     // value is bad.
     const std::vector<KeyInfo> known = keys_of(target);
     for (const auto& [key, entry] : entries_) {
       if (!is_known(key, known)) {
-        fail_unknown(where_.at(entry.first), join_path(prefix_, key), key, known,
-                     prefix_.empty() && entry.second.IsMap(), model);
+        fail_unknown(where_.at(entry.key), shown_path(key, entry), key, known,
+                     prefix_.empty() && entry.value.IsMap(), model);
       }
     }
     target.visit_fields(*this);
@@ -495,28 +538,40 @@ class ParseVisitor : public TypedVisitor<ParseVisitor> {
 
   template <typename T, typename Rule>
   void on_field(const char* key, T& value, const Rule& rule) {
+    if (!only_.empty() && only_ != key) return;
     const auto entry = entries_.find(key);
     if (entry == entries_.end()) return;
-    const Where where = where_.at(entry->second.first);
-    const std::string path = join_path(prefix_, key);
-    read(entry->second.second, where, path, value, rule);
-    origins_[path] = where;
+    const Where where = where_.at(entry->second.key);
+    read(entry->second.value, where, shown_path(key, entry->second), value, rule);
+    origins_[join_path(prefix_, key)] = where;
   }
 
   void on_section(const char* key, Section& target) {
-    const auto entry = entries_.find(key);
-    if (entry == entries_.end()) return;
-    const YAML::Node& node = entry->second.second;
-    if (node.IsNull()) return;  // `model:` with every key commented out
+    if (!only_.empty()) return;
     const std::string path = join_path(prefix_, key);
-    if (!node.IsMap()) {
-      fail(where_.at(entry->second.first), path,
-           "expected a section (a map of keys), got " + describe_node(node));
+    MovedEntries moved;
+    if (const auto it = moved_down_.find(key); it != moved_down_.end()) moved = it->second;
+    const auto entry = entries_.find(key);
+    YAML::Node node;
+    if (entry != entries_.end()) {
+      node = entry->second.value;
+      if (!node.IsNull() && !node.IsMap()) {
+        fail(where_.at(entry->second.key), path,
+             "expected a section (a map of keys), got " + describe_node(node));
+      }
     }
-    ParseVisitor(node, where_, path, origins_).parse(target);
+    if (entry == entries_.end() || node.IsNull()) {  // absent, or `model:` with every key commented out
+      if (moved.empty()) return;
+      node = YAML::Node(YAML::NodeType::Map);
+    }
+    ParseVisitor(node, where_, path, origins_, std::move(moved)).parse(target);
   }
 
  private:
+  std::string shown_path(const std::string& key, const Entry& entry) const {
+    return entry.written_path.empty() ? join_path(prefix_, key) : entry.written_path;
+  }
+
   // Duplicate keys and non-scalar keys are errors.
   void index_entries() {
     for (auto it = map_.begin(); it != map_.end(); ++it) {
@@ -529,13 +584,58 @@ class ParseVisitor : public TypedVisitor<ParseVisitor> {
       const std::string key = key_node.Scalar();
       const auto seen = entries_.find(key);
       if (seen != entries_.end()) {
-        const Where first = where_.at(seen->second.first);
+        const Where first = where_.at(seen->second.key);
         fail(where, join_path(prefix_, key),
              first.line > 0 ? fmt::format("duplicate key (first given on line {})", first.line)
                             : std::string("duplicate key"));
       }
-      entries_.emplace(key, std::make_pair(key_node, it->second));
+      entries_.emplace(key, Entry{key_node, it->second, ""});
     }
+  }
+
+  // A moved key's value goes to `path` (relative to this section): here, or to the section below
+  // that holds it. The same key given in its new place as well is an error.
+  void place(const std::string& path, const Entry& entry) {
+    const size_t dot = path.find('.');
+    if (dot != std::string::npos) {
+      moved_down_[path.substr(0, dot)].emplace_back(path.substr(dot + 1), entry);
+      return;
+    }
+    const auto seen = entries_.find(path);
+    if (seen != entries_.end()) {
+      const std::string new_path = join_path(prefix_, path);
+      const Where other = where_.at(seen->second.key);
+      fail(where_.at(entry.key), entry.written_path,
+           fmt::format("is the old form of {}, which is given too{}: keep {} only", new_path,
+                       other.line > 0 ? fmt::format(" (line {})", other.line) : std::string(), new_path));
+    }
+    entries_.emplace(path, entry);
+  }
+
+  // The older keys the section's table declares (FieldVisitor::moved) go to their new places.
+  void read_moved_keys(Section& target) {
+    for (const KeyInfo& k : keys_of(target)) {
+      if (!k.moved) continue;
+      const auto it = entries_.find(k.name);
+      if (it == entries_.end()) continue;
+      Entry entry = it->second;
+      if (entry.written_path.empty()) entry.written_path = join_path(prefix_, k.name);
+      entries_.erase(it);
+      for (const std::string& path : k.new_paths) place(path, entry);
+    }
+  }
+
+  // A section whose keys depend on its `type` (a part, lvm/nn/part_config.h) declares `type`
+  // first: reading it first makes the section's table the chosen type's.
+  void read_type_first(Section& target) {
+    if (entries_.count("type") == 0) return;
+    const std::vector<KeyInfo> known = keys_of(target);
+    const auto type_key = std::find_if(known.begin(), known.end(),
+                                       [](const KeyInfo& k) { return k.name == "type" && !k.section; });
+    if (type_key == known.end()) return;
+    only_ = "type";
+    target.visit_fields(*this);
+    only_.clear();
   }
 
   // The model's type decides which keys the rest of the section may hold.
@@ -543,7 +643,7 @@ class ParseVisitor : public TypedVisitor<ParseVisitor> {
     const auto type_entry = entries_.find("type");
     if (type_entry != entries_.end()) {
       std::string type;
-      read(type_entry->second.second, where_.at(type_entry->second.first), join_path(prefix_, "type"), type,
+      read(type_entry->second.value, where_.at(type_entry->second.key), join_path(prefix_, "type"), type,
            one_of(registered_model_types()));
       model.set_type(type);
     }
@@ -560,17 +660,36 @@ class ParseVisitor : public TypedVisitor<ParseVisitor> {
   Where where_;
   std::string prefix_;
   Origins& origins_;
-  std::map<std::string, std::pair<YAML::Node, YAML::Node>> entries_;  // key -> (key node, value)
+  MovedEntries moved_in_;
+  std::map<std::string, Entry> entries_;
+  std::map<std::string, MovedEntries> moved_down_;  // section key -> moved keys that belong there
+  std::string only_;                                // non-empty: read this key only
 };
 
-// Applies one `a.b=v` override: walks the tables along the key path.
+// Applies one `a.b=v` override: walks the tables along the key path. An older key (moved) is
+// applied at each of its new paths.
 class OverrideVisitor : public TypedVisitor<OverrideVisitor> {
  public:
-  OverrideVisitor(std::vector<std::string> keys, YAML::Node value, Where where, Origins& origins)
-      : keys_(std::move(keys)), value_(std::move(value)), where_(std::move(where)), origins_(origins) {}
+  OverrideVisitor(std::vector<std::string> keys, YAML::Node value, Where where, Origins& origins,
+                  size_t depth = 0)
+      : keys_(std::move(keys)),
+        value_(std::move(value)),
+        where_(std::move(where)),
+        origins_(origins),
+        depth_(depth) {}
 
   void apply(Section& target) {
     target.visit_fields(*this);
+    if (!done_ && !moved_to_.empty()) {
+      const std::vector<std::string> new_paths = std::move(moved_to_);
+      moved_to_.clear();
+      for (const std::string& new_path : new_paths) {
+        std::vector<std::string> keys(keys_.begin(), keys_.begin() + static_cast<std::ptrdiff_t>(depth_));
+        for (const std::string& key : split_path(new_path)) keys.push_back(key);
+        OverrideVisitor(std::move(keys), value_, where_, origins_, depth_).apply(target);
+      }
+      done_ = true;
+    }
     if (!done_) {
       fail_unknown(where_, path_to(depth_), keys_[depth_], keys_of(target), depth_ == 0 && keys_.size() > 1,
                    dynamic_cast<const ModelConfig*>(&target));
@@ -605,6 +724,12 @@ class OverrideVisitor : public TypedVisitor<OverrideVisitor> {
     --depth_;
   }
 
+  void on_moved(const char* old_key, const std::vector<std::string>& new_paths) {
+    if (done_ || keys_[depth_] != old_key) return;
+    if (depth_ + 1 != keys_.size()) fail(where_, path_to(depth_), "is a key, not a section");
+    moved_to_ = new_paths;  // applied once the table is visited (apply)
+  }
+
  private:
   std::string path_to(size_t depth) const {
     std::string path;
@@ -618,6 +743,7 @@ class OverrideVisitor : public TypedVisitor<OverrideVisitor> {
   Origins& origins_;
   size_t depth_ = 0;
   bool done_ = false;
+  std::vector<std::string> moved_to_;  // the new paths of the older key named at depth_
 };
 
 // Re-checks every field's rule; errors point at where the key was set, if known.
@@ -786,9 +912,7 @@ void apply_override_impl(ExperimentConfig& config, const std::string& assignment
   // Tolerate "train.lr = 3e-4" written with spaces.
   key_path.erase(key_path.find_last_not_of(" \t") + 1);
   key_path.erase(0, std::min(key_path.find_first_not_of(" \t"), key_path.size()));
-  std::vector<std::string> keys;
-  std::stringstream stream(key_path);
-  for (std::string key; std::getline(stream, key, '.');) keys.push_back(key);
+  std::vector<std::string> keys = split_path(key_path);
   if (keys.empty() || key_path.back() == '.' ||
       std::any_of(keys.begin(), keys.end(), [](const std::string& k) { return k.empty(); })) {
     throw ConfigError(fmt::format("{}: malformed key path '{}'", where.str(), key_path));

@@ -171,8 +171,8 @@ struct ExperimentConfig : Section {
 /// Whether data.dataset holds vectors (synthetic, csv) rather than images (mnist, fashion_mnist).
 bool is_vector_dataset(const DataConfig& data);
 
-/// Every key of the model section (`type` first) with its value as text: "latent_dim" -> "50",
-/// "encoder_hidden" -> "[200, 200]".
+/// Every key of the model section (`type` first) with its value as text, nested sections' keys as
+/// paths: "latent_dim" -> "50", "encoder.hidden" -> "[200, 200]".
 std::vector<std::pair<std::string, std::string>> model_key_values(const ModelConfig& model);
 
 /// Field-by-field equality over every key (driven by the same field tables as parsing).

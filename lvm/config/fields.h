@@ -10,6 +10,7 @@
 //     void visit_fields(lvm::config::FieldVisitor& v) override {
 //       v.field("width", width, lvm::config::at_least(1));
 //       v.choice("mode", mode, {"fast", "exact"});
+//       v.moved("size", {"width"});  // an older name of `width`, still read
 //     }
 //   };
 
@@ -64,8 +65,16 @@ class FieldVisitor {
   virtual void field(const char* key, std::string& value, const StringRule& rule) = 0;
   /// A list of integers (e.g. layer widths); the rule applies to each element.
   virtual void field(const char* key, std::vector<int64_t>& value, const Range& rule) = 0;
-  /// A nested map of keys.
+  /// A nested map of keys. A section whose keys depend on its `type` (a part, lvm/nn/part_config.h)
+  /// declares `type` first and then the keys of the type it holds: parsing reads `type` before it
+  /// checks the other keys.
   virtual void section(const char* key, Section& value) = 0;
+  /// A key of an older form of this section, accepted on input only (a file, a `--set`): its value
+  /// is read as if it were given at each of `new_paths` (key paths inside this section, such as
+  /// "encoder.hidden"). It is never written, compared or listed among the known keys; giving it
+  /// together with a key it moved to is an error that says which to keep. Visitors other than
+  /// the readers ignore it.
+  virtual void moved(const char* old_key, const std::vector<std::string>& new_paths) {}
 
   /// A string key whose value is one of `choices`.
   void choice(const char* key, std::string& value, const std::vector<std::string>& choices) {

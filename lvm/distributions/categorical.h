@@ -17,6 +17,7 @@ class Categorical : public Distribution {
   std::shared_ptr<Distribution> detached() const override;
   /// Class probabilities [batch..., K] (the mean of the one-hot encoding).
   torch::Tensor mean() const override { return torch::exp(log_probs_); }
+  const Categorical* categorical() const override { return this; }
 
   const torch::Tensor& log_probs() const { return log_probs_; }
   int64_t num_classes() const { return log_probs_.size(-1); }

@@ -15,6 +15,7 @@
 
 namespace lvm {
 
+class Categorical;
 class Normal;
 
 class Distribution {
@@ -37,6 +38,9 @@ class Distribution {
   /// The diagonal Gaussian this distribution is, if it is one (else nullptr). Operations that truly
   /// need one (refinement, traversals, per-dimension KL) ask this and refuse clearly otherwise.
   virtual const Normal* diagonal_gaussian() const { return nullptr; }
+  /// The categorical this distribution is, if it is one (a discrete latent's posterior, e.g. a
+  /// mixture's responsibilities), else nullptr.
+  virtual const Categorical* categorical() const { return nullptr; }
 };
 
 }  // namespace lvm

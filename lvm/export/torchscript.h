@@ -1,33 +1,21 @@
 #pragma once
 // TorchScript export: a trained model as a self-contained TorchScript module that Python
 // (torch.jit.load) and C++ (torch::jit::load) run without lvm. The module holds copies of the
-// weights as parameters, metadata as attributes, and methods compiled from TorchScript source
-// generated from the model's architecture (LibTorch's C++ API cannot trace a C++ module).
+// weights, metadata as attributes, and methods compiled from TorchScript source, built from the
+// model's parts (LatentVariableModel::script, lvm/export/script_part.h): LibTorch's C++ API
+// cannot trace a C++ module.
 //
-// Methods of an exported VAE (float32, batch first; x is [B, D], or [B, *input_shape], which is
-// flattened; floating inputs are cast to the weights' dtype, integer ones refused; every tensor
-// a method creates lives on the device of the weights):
-//   encode(x) -> (mean, log_var)           q_φ(z|x), each [B, Z]
-//   decode(z) -> probs [.., D]              Bernoulli decoder: p_θ(x|z) pixel probabilities
-//   decode_logits(z) -> logits [.., D]      (Bernoulli decoder only)
-//   decode(z) -> (mean, log_var) [.., D]    Gaussian decoder (log_var is shared, expanded)
-//   sample(n) -> x [n, D]                   z ~ p(z), x ~ p_θ(x|z): a draw, binary for Bernoulli
-//   sample_mean(n) -> [n, D]                z ~ p(z), E[x|z]
-//   sample_latent(n) -> z [n, Z]            z ~ N(0, I)
-//   reconstruct(x) -> [B, D]                E[x|z] at z = the posterior mean
-//   elbo(x) -> [B]                          one-sample ELBO, analytic KL, nats
-//   log_likelihood(x, k, chunk_size=0) -> [B]
-//                                           importance-sampled log p(x) with k draws from q(z|x),
-//                                           chunk_size draws at a time (0: as many as fit in
-//                                           chunk_elements), combined with a streaming logsumexp
-//   forward(x) = elbo(x)
-// Randomness comes from the global generator of the weights' device (torch.manual_seed).
-// Attributes: model_kind, latent_dim, data_dim, input_shape, binarization, likelihood,
-// activation, config_yaml, epoch, lvm_version, export_format_version, chunk_elements.
-//
-// Extension point: a model kind is exported by a builder in torchscript.cpp (see
-// build_module). The Gaussian mixture, when it lands, gets its own builder with
-// log_prob(x), sample(n), responsibilities(x) and predict(x) plus the shared attributes.
+// Every exported module: float inputs batch first, x [B, D] or [B, *input_shape] (flattened);
+// floating inputs are cast to the weights' dtype, integer ones refused; every tensor a method
+// creates lives on the device of the weights; randomness comes from that device's global
+// generator (torch.manual_seed). Attributes: model_kind, latent_dim, data_dim, input_shape,
+// binarization, config_yaml, epoch, lvm_version, export_format_version, chunk_elements, and the
+// parts' own (a VAE's likelihood and activation). The methods are the model's:
+//   a VAE (and any model with an amortised Gaussian q(z|x)): lvm/export/amortised.h
+//     encode, decode, decode_logits (Bernoulli), sample, sample_mean, sample_latent,
+//     reconstruct, elbo, log_likelihood, forward
+//   a Gaussian mixture: GaussianMixture::script (lvm/models/gmm/gaussian_mixture.h)
+//     log_prob, component_log_prob, responsibilities, predict, sample, sample_latent, forward
 
 #include <cstdint>
 #include <string>
@@ -39,8 +27,9 @@
 
 namespace lvm::torchscript {
 
-/// Bumped when a method or attribute changes meaning; stored as `export_format_version`.
-constexpr int64_t kExportFormatVersion = 1;
+/// Bumped when a method, attribute or weight name changes meaning; stored as
+/// `export_format_version`. 2: weights live in the parts' submodules (encoder.w0, not encoder_w0).
+constexpr int64_t kExportFormatVersion = 2;
 /// Default bound on the largest activation tensor log_likelihood builds per chunk (elements).
 constexpr int64_t kDefaultChunkElements = int64_t{1} << 22;
 
@@ -53,18 +42,15 @@ struct ExportMetadata {
 };
 
 /// Builds the module for `model` (weights copied to the CPU). Throws std::invalid_argument for a
-/// model kind with no exporter or metadata that does not fit the model.
+/// model with no TorchScript form or metadata that does not fit the model.
 torch::jit::Module build_module(LatentVariableModel& model, const ExportMetadata& metadata);
-
-/// The TorchScript source build_module compiles for `model` (for reading and for tests).
-std::string module_source(LatentVariableModel& model);
 
 /// The methods build_module defines for `model`, in definition order (public ones only).
 std::vector<std::string> exported_methods(LatentVariableModel& model);
 
-/// Builds the module, writes it to a temporary file, loads that back and checks that encode and
-/// decode reproduce `model` on a few inputs, and only then renames it over `path`; on any failure
-/// `path` is untouched. Throws util::IoError / c10::Error / std::runtime_error naming the path.
+/// Builds the module, writes it to a temporary file, loads that back and checks every public
+/// method against `model` (ModelScript::verify), and only then renames it over `path`; on any
+/// failure `path` is untouched. Throws util::IoError / c10::Error / std::runtime_error naming the path.
 void save_module(LatentVariableModel& model, const ExportMetadata& metadata, const std::string& path);
 
 struct ExportResult {

@@ -4,6 +4,8 @@
 
 #include <torch/torch.h>
 
+#include "lvm/export/script_part.h"
+
 namespace lvm {
 
 torch::Tensor LatentVariableModel::log_likelihood(const torch::Tensor& x, const torch::Tensor& z) {
@@ -30,5 +32,7 @@ std::vector<torch::Tensor> LatentVariableModel::generative_parameters() {
   }
   return out;
 }
+
+std::unique_ptr<torchscript::ModelScript> LatentVariableModel::script() { return nullptr; }
 
 }  // namespace lvm

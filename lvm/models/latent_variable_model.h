@@ -14,6 +14,10 @@
 
 namespace lvm {
 
+namespace torchscript {
+struct ModelScript;
+}
+
 class LatentVariableModel : public torch::nn::Module {
  public:
   /// Human-readable kind, e.g. "vae", "gmm", "linear_gaussian".
@@ -47,6 +51,10 @@ class LatentVariableModel : public torch::nn::Module {
 
   /// x ~ p(x): z ~ p(z), x ~ p_θ(x|z) -> [n, D]; with `mean`, E[x|z] instead of a draw.
   torch::Tensor sample(int64_t n, bool mean = false);
+
+  /// The model as TorchScript for `lvm export` (lvm/export/script_part.h), composed from its
+  /// parts; nullptr (the default) when the model has no exported form.
+  virtual std::unique_ptr<torchscript::ModelScript> script();
 };
 
 }  // namespace lvm

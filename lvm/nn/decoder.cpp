@@ -1,7 +1,9 @@
 #include "lvm/nn/decoder.h"
 
 #include <algorithm>
+#include <stdexcept>
 
+#include <torch/script.h>
 #include <torch/torch.h>
 
 #include "lvm/nn/fused_bernoulli.h"
@@ -57,6 +59,70 @@ std::shared_ptr<Distribution> GaussianDecoderImpl::forward(const torch::Tensor& 
 
 torch::Tensor GaussianDecoderImpl::log_likelihood(const torch::Tensor& x, const torch::Tensor& z) {
   return Normal(net_->forward(z), log_var_).log_prob(x);
+}
+
+torchscript::ScriptedPart DecoderImpl::script() {
+  throw std::invalid_argument("export: this model's decoder (" + name() +
+                              ") has no TorchScript form (it does not override DecoderImpl::script)");
+}
+
+torchscript::ScriptedPart BernoulliDecoderImpl::script() {
+  torchscript::ScriptedPart part;
+  part.module = torchscript::new_part_module("MlpBernoulliDecoder");
+  part.module.define(net_->script_into(part.module) + torchscript::bernoulli_methods() + R"(
+def params(self, z: Tensor) -> Tensor:
+    return self._net(z)
+
+def log_prob(self, x: Tensor, z: Tensor) -> Tensor:
+    return self._bernoulli_log_prob(x, self._net(z))
+
+def mean(self, z: Tensor) -> Tensor:
+    return torch.sigmoid(self._net(z))
+
+def sample(self, z: Tensor) -> Tensor:
+    return torch.bernoulli(torch.sigmoid(self._net(z)))
+)");
+  part.facade_source = R"(
+def decode_logits(self, z: Tensor) -> Tensor:
+    return self.decoder.params(self._check_z(z))
+
+def decode(self, z: Tensor) -> Tensor:
+    return self.decoder.mean(self._check_z(z))
+)";
+  part.facade_methods = {"decode", "decode_logits"};
+  part.string_attributes = {{"likelihood", "bernoulli"}};
+  part.max_width = net_->max_width();
+  return part;
+}
+
+torchscript::ScriptedPart GaussianDecoderImpl::script() {
+  torchscript::ScriptedPart part;
+  part.module = torchscript::new_part_module("MlpGaussianDecoder");
+  torchscript::add_weight(part.module, "log_var", log_var_);
+  part.module.define(net_->script_into(part.module) + torchscript::normal_methods() + R"(
+def params(self, z: Tensor) -> Tensor:
+    return self._net(z)
+
+def log_prob(self, x: Tensor, z: Tensor) -> Tensor:
+    return self._normal_log_prob(x, self._net(z), self.log_var)
+
+def mean(self, z: Tensor) -> Tensor:
+    return self._net(z)
+
+def sample(self, z: Tensor) -> Tensor:
+    mean = self._net(z)
+    eps = torch.randn(mean.shape, dtype=mean.dtype, device=mean.device)
+    return mean + eps * torch.exp(0.5 * self.log_var)
+)");
+  part.facade_source = R"(
+def decode(self, z: Tensor) -> Tuple[Tensor, Tensor]:
+    mean = self.decoder.mean(self._check_z(z))
+    return mean, self.decoder.log_var.expand_as(mean)
+)";
+  part.facade_methods = {"decode"};
+  part.string_attributes = {{"likelihood", "gaussian"}};
+  part.max_width = net_->max_width();
+  return part;
 }
 
 }  // namespace lvm::nn

@@ -7,6 +7,7 @@
 
 #include "lvm/distributions/bernoulli.h"
 #include "lvm/distributions/normal.h"
+#include "lvm/export/script_part.h"
 #include "lvm/nn/mlp.h"
 
 namespace lvm::nn {
@@ -17,6 +18,9 @@ class DecoderImpl : public torch::nn::Module {
   virtual std::shared_ptr<Distribution> forward(const torch::Tensor& z) = 0;
   /// x: [B, D], z: [K, B, Z] -> [K, B]
   virtual torch::Tensor log_likelihood(const torch::Tensor& x, const torch::Tensor& z) = 0;
+  /// This decoder as an exported decoder part (contract in lvm/export/script_part.h). By default
+  /// a decoder has none: export then says so.
+  virtual torchscript::ScriptedPart script();
 };
 
 /// Bernoulli pixels with logits from an MLP (for binary data).
@@ -30,6 +34,8 @@ class BernoulliDecoderImpl : public DecoderImpl {
   torch::Tensor log_likelihood(const torch::Tensor& x, const torch::Tensor& z) override;
   /// z: [S..., Z] -> logits [S..., D]
   torch::Tensor logits(const torch::Tensor& z) { return net_->forward(z); }
+  /// Adds decode(z) (probabilities) and decode_logits(z) to the owner.
+  torchscript::ScriptedPart script() override;
 
  private:
   Mlp net_{nullptr};
@@ -44,6 +50,8 @@ class GaussianDecoderImpl : public DecoderImpl {
   std::shared_ptr<Distribution> forward(const torch::Tensor& z) override;
   torch::Tensor log_likelihood(const torch::Tensor& x, const torch::Tensor& z) override;
   const torch::Tensor& log_var() const { return log_var_; }
+  /// Adds decode(z) -> (mean, log_var) to the owner.
+  torchscript::ScriptedPart script() override;
 
  private:
   Mlp net_{nullptr};

@@ -3,6 +3,7 @@
 // log-variance of a diagonal Gaussian.
 
 #include "lvm/distributions/normal.h"
+#include "lvm/export/script_part.h"
 #include "lvm/nn/mlp.h"
 
 namespace lvm::nn {
@@ -14,6 +15,8 @@ class GaussianEncoderImpl : public torch::nn::Module {
   /// x: [B, D] -> q(z|x) with mean, log_var [B, Z]
   Normal forward(const torch::Tensor& x);
   int64_t latent_dim() const { return latent_dim_; }
+  /// This encoder as an exported proposal part (contract in lvm/export/script_part.h).
+  torchscript::ScriptedPart script();
 
  private:
   int64_t latent_dim_;

@@ -1,8 +1,14 @@
 #include "lvm/nn/mlp.h"
 
+#include <algorithm>
+#include <sstream>
 #include <stdexcept>
 
+#include <fmt/format.h>
+#include <torch/script.h>
 #include <torch/torch.h>
+
+#include "lvm/export/script_part.h"
 
 namespace lvm::nn {
 
@@ -42,6 +48,33 @@ torch::Tensor MlpImpl::hidden(const torch::Tensor& x) {
   auto layer = layers_->begin();
   for (size_t i = 0; i + 1 < layers_->size(); ++i, ++layer) h = layer->forward(h);
   return h;
+}
+
+std::string MlpImpl::script_into(torch::jit::Module& module) {
+  std::vector<torch::nn::LinearImpl*> linears;
+  for (const auto& child : layers_->children()) {
+    if (auto* linear = dynamic_cast<torch::nn::LinearImpl*>(child.get())) linears.push_back(linear);
+  }
+  std::ostringstream src;
+  src << "def _net(self, h: Tensor) -> Tensor:\n";
+  for (size_t i = 0; i < linears.size(); ++i) {
+    const std::string w = fmt::format("w{}", i), b = fmt::format("b{}", i);
+    torchscript::add_weight(module, w, linears[i]->weight);
+    torchscript::add_weight(module, b, linears[i]->bias);
+    const std::string linear = fmt::format("torch.linear(h, self.{}, self.{})", w, b);
+    if (i + 1 < linears.size()) {
+      src << "    h = " << torchscript::activation_call(options_.activation(), linear) << "\n";
+    } else {
+      src << "    return " << linear << "\n";
+    }
+  }
+  return src.str();
+}
+
+int64_t MlpImpl::max_width() const {
+  int64_t widest = std::max(options_.input_dim(), options_.output_dim());
+  for (const int64_t h : options_.hidden()) widest = std::max(widest, h);
+  return widest;
 }
 
 }  // namespace lvm::nn

@@ -10,6 +10,10 @@
 #include <torch/nn/modules/linear.h>
 #include <torch/nn/pimpl.h>
 
+namespace torch::jit {
+struct Module;
+}
+
 namespace lvm::nn {
 
 struct MlpOptions {
@@ -33,6 +37,11 @@ class MlpImpl : public torch::nn::Module {
   /// The final Linear layer (weight [output_dim, last hidden width]).
   torch::nn::Linear& output_layer() { return output_; }
   const MlpOptions& options() const { return options_; }
+  /// Adds the MLP to an exported part (lvm/export/script_part.h): registers copies of its weights
+  /// as w0, b0, w1, ... and returns the source of `_net(self, h: Tensor) -> Tensor`, forward().
+  std::string script_into(torch::jit::Module& module);
+  /// The widest layer (input, hidden or output): activations per row of input.
+  int64_t max_width() const;
 
  private:
   MlpOptions options_;

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <torch/torch.h>
 
+#include "lvm/distributions/categorical.h"
 #include "lvm/distributions/kl.h"
 #include "lvm/distributions/normal.h"
 
@@ -81,6 +82,70 @@ std::string encoding_csv(const Encoding& encoding) {
   }
   out.append(buffer.data(), buffer.size());
   return out;
+}
+
+bool has_discrete_posterior(LatentVariableModel& model, const torch::Tensor& x) {
+  TORCH_CHECK(x.dim() == 2 && x.size(0) >= 1, "has_discrete_posterior: expected x [N >= 1, D], got ",
+              x.sizes());
+  torch::NoGradGuard no_grad;
+  const auto proposal = model.proposal(x.narrow(0, 0, 1));
+  return proposal != nullptr && proposal->categorical() != nullptr;
+}
+
+Responsibilities responsibilities(LatentVariableModel& model, const torch::Tensor& x,
+                                  const torch::Tensor& labels, int64_t batch_size) {
+  TORCH_CHECK(x.dim() == 2, "responsibilities: expected x [N, D], got ", x.sizes());
+  TORCH_CHECK(!labels.defined() || (labels.dim() == 1 && labels.size(0) == x.size(0)),
+              "responsibilities: expected labels [", x.size(0), "], got ", labels.sizes());
+  TORCH_CHECK(batch_size >= 1, "responsibilities: batch_size must be >= 1, got ", batch_size);
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> parts;
+  for (int64_t start = 0; start < x.size(0); start += batch_size) {
+    const auto batch = x.slice(0, start, std::min(start + batch_size, x.size(0)));
+    const auto proposal = model.proposal(batch);  // keeps the posterior alive
+    const Categorical* posterior = proposal == nullptr ? nullptr : proposal->categorical();
+    if (posterior == nullptr) {
+      throw std::invalid_argument("this " + model.kind() +
+                                  " model's posterior is not over a discrete latent (responsibilities are "
+                                  "for models such as the Gaussian mixture)");
+    }
+    parts.push_back(posterior->mean().to(torch::kCPU, torch::kDouble));
+  }
+  Responsibilities r;
+  r.probs = parts.empty() ? torch::empty({0, model.latent_dim()}, torch::kDouble) : torch::cat(parts);
+  if (labels.defined()) r.labels = labels.to(torch::kCPU, torch::kLong);
+  return r;
+}
+
+std::string responsibilities_csv(const Responsibilities& r) {
+  const int64_t n = r.probs.size(0), k = r.probs.size(1);
+  std::string out = "index,label,component";
+  for (int64_t c = 0; c < k; ++c) out += fmt::format(",p_{}", c);
+  out += '\n';
+  const auto probs = r.probs.contiguous();
+  const auto component = n == 0 ? torch::empty({0}, torch::kLong) : probs.argmax(1).contiguous();
+  const double* p = probs.data_ptr<double>();
+  const int64_t* best = component.data_ptr<int64_t>();
+  const bool has_labels = r.labels.defined() && r.labels.numel() == n;
+  const auto labels = has_labels ? r.labels.contiguous() : torch::Tensor();
+  const int64_t* label = has_labels ? labels.data_ptr<int64_t>() : nullptr;
+  auto buffer = fmt::memory_buffer();
+  for (int64_t i = 0; i < n; ++i) {
+    fmt::format_to(std::back_inserter(buffer), "{},", i);
+    if (has_labels && label[i] >= 0) fmt::format_to(std::back_inserter(buffer), "{}", label[i]);
+    fmt::format_to(std::back_inserter(buffer), ",{}", best[i]);
+    for (int64_t c = 0; c < k; ++c) fmt::format_to(std::back_inserter(buffer), ",{:.17g}", p[i * k + c]);
+    buffer.push_back('\n');
+  }
+  out.append(buffer.data(), buffer.size());
+  return out;
+}
+
+std::string encode_csv(LatentVariableModel& model, const torch::Tensor& x, const torch::Tensor& labels,
+                       int64_t batch_size) {
+  if (x.size(0) > 0 && has_discrete_posterior(model, x))
+    return responsibilities_csv(responsibilities(model, x, labels, batch_size));
+  return encoding_csv(encode(model, x, labels, batch_size));
 }
 
 torch::Tensor principal_components(const torch::Tensor& x, int64_t k) {

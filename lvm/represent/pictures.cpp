@@ -5,6 +5,7 @@
 #include <stdexcept>
 #include <string>
 
+#include <fmt/format.h>
 #include <torch/torch.h>
 
 #include "lvm/represent/encoding.h"
@@ -144,6 +145,38 @@ torch::Tensor manifold(LatentVariableModel& model, int64_t steps, bool binary) {
   const auto prior_distribution = model.prior();
   const Normal& prior = gaussian_prior(prior_distribution, model, "--manifold");
   return decode(model, manifold_codes(prior, steps), binary);
+}
+
+PointSamples prior_points(LatentVariableModel& model, int64_t n) {
+  if (n < 1) throw std::invalid_argument("prior_points: n must be >= 1, got " + std::to_string(n));
+  torch::NoGradGuard no_grad;
+  PointSamples out;
+  const auto z = model.prior()->sample({n});
+  out.points = model.likelihood(z)->sample().to(torch::kCPU, torch::kDouble);
+  out.latent = z.to(torch::kCPU);
+  return out;
+}
+
+std::string points_csv(const PointSamples& samples) {
+  const int64_t n = samples.points.size(0), d = samples.points.size(1);
+  const bool discrete =
+      samples.latent.defined() && samples.latent.dim() == 1 && samples.latent.scalar_type() == torch::kLong;
+  std::string out = discrete ? "index,component" : "index";
+  for (int64_t j = 0; j < d; ++j) out += fmt::format(",x_{}", j);
+  out += '\n';
+  const auto points = samples.points.contiguous();
+  const double* x = points.data_ptr<double>();
+  const auto latent = discrete ? samples.latent.contiguous() : torch::Tensor();
+  const int64_t* component = discrete ? latent.data_ptr<int64_t>() : nullptr;
+  auto buffer = fmt::memory_buffer();
+  for (int64_t i = 0; i < n; ++i) {
+    fmt::format_to(std::back_inserter(buffer), "{}", i);
+    if (discrete) fmt::format_to(std::back_inserter(buffer), ",{}", component[i]);
+    for (int64_t j = 0; j < d; ++j) fmt::format_to(std::back_inserter(buffer), ",{:.17g}", x[i * d + j]);
+    buffer.push_back('\n');
+  }
+  out.append(buffer.data(), buffer.size());
+  return out;
 }
 
 LatentPoints latent_points(LatentVariableModel& model, const torch::Tensor& images,

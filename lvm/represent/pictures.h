@@ -7,6 +7,7 @@
 // pictures. No gradients are recorded.
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include <torch/types.h>
@@ -54,6 +55,19 @@ torch::Tensor posterior_means(LatentVariableModel& model, const torch::Tensor& i
 
 /// n decoded draws z ~ p(z): -> [n, D].
 torch::Tensor prior_samples(LatentVariableModel& model, int64_t n, bool binary = false);
+
+/// Draws (z, x) from a model of vectors, for plots and files of points.
+struct PointSamples {
+  torch::Tensor points;  // x: [n, D] double, CPU
+  torch::Tensor latent;  // z: [n] int64 for a discrete latent (a mixture's component), else [n, Z]
+};
+
+/// n draws z ~ p(z), x ~ p(x|z).
+PointSamples prior_points(LatentVariableModel& model, int64_t n);
+
+/// CSV with header index,component,x_0..x_{D-1} for a discrete latent (index,x_0.. otherwise);
+/// 17 significant digits.
+std::string points_csv(const PointSamples& samples);
 
 /// Reconstructions of images [N, D] through the posterior means: -> [N, D].
 torch::Tensor reconstructions(LatentVariableModel& model, const torch::Tensor& images, bool binary = false);

@@ -5,6 +5,7 @@
 #include <csignal>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -85,10 +86,40 @@ void check_run_dir(const TrainRequest& request) {
 
 namespace {
 
-std::string metrics_row(int64_t epoch, double train_elbo, const ElboSummary& val, double seconds,
-                        double examples_per_s, double lr, int64_t skipped) {
-  return fmt::format("{},{:.6f},{:.6f},{:.6f},{:.6f},{:.3f},{:.1f},{:.6g},{}\n", epoch, train_elbo, val.elbo,
-                     val.kl, val.rec, seconds, examples_per_s, lr, skipped);
+std::string metrics_row(const EpochEnd& e) {
+  return fmt::format("{},{:.6f},{:.6f},{:.6f},{:.6f},{:.3f},{:.1f},{:.6g},{}\n", e.epoch, e.train_value,
+                     e.validation.value, e.validation.kl, e.validation.rec, e.seconds, e.examples_per_s, e.lr,
+                     e.skipped);
+}
+
+Score elbo_score(LatentVariableModel& model, const torch::Tensor& x, int64_t batch_size) {
+  const ElboSummary elbo = evaluate_elbo(model, x, batch_size);
+  Score score;
+  score.value = elbo.elbo;
+  score.std_error = elbo.elbo_std_error;
+  score.kl = elbo.kl;
+  score.rec = elbo.rec;
+  return score;
+}
+
+// The default data: config.data's image set; validation and test binarised once with their fixed
+// seeds, training batches binarised per use.
+TrainingData image_training_data(const config::ExperimentConfig& cfg, torch::Device device) {
+  auto dataset =
+      std::make_shared<const data::ImageDataset>(data::load_image_dataset(cfg.data, device, cfg.train.seed));
+  TrainingData d;
+  d.train = dataset->train.images;
+  const bool has_validation = dataset->validation.size() > 0;
+  d.validation = data::fixed_binarization(has_validation ? dataset->validation.images : dataset->train.images,
+                                          dataset->binarization, data::kValidationBinarizationSeed);
+  d.test = data::fixed_binarization(dataset->test.images, dataset->binarization, data::kTestBinarizationSeed);
+  d.data_shape = {1, dataset->height, dataset->width};
+  d.description =
+      fmt::format("{} train / {} val examples", dataset->train.size(), dataset->validation.size());
+  const data::Binarization binarization = dataset->binarization;
+  d.prepare = [binarization](const torch::Tensor& batch) { return data::prepare_batch(batch, binarization); };
+  d.images = std::move(dataset);
+  return d;
 }
 
 // What made a step non-finite, for the error message: the loss, or the first parameter whose
@@ -135,11 +166,15 @@ class RunFiles {
 TrainSummary train(const TrainRequest& request) {
   std::ostream& log = request.log != nullptr ? *request.log : std::cerr;
   config::ExperimentConfig cfg = request.config;
+  const TrainHooks& hooks = request.hooks;
   const ModelSpec& spec = model_spec(cfg.model.type());
   if (!spec.objective) {
     throw std::invalid_argument("train(): model.type " + cfg.model.type() +
                                 " has no training objective for the gradient trainer; it is fitted by its "
                                 "own fit (run_training calls it)");
+  }
+  if (hooks.metrics_header.empty() != !hooks.metrics_row) {
+    throw std::invalid_argument("train(): TrainHooks::metrics_header and metrics_row come together");
   }
   // A process that writes nothing may join a run directory the writer has set up already.
   if (request.writes || request.resume) check_run_dir(request);
@@ -148,11 +183,10 @@ TrainSummary train(const TrainRequest& request) {
   const torch::Device device = runtime::resolve_device(cfg.device);
   torch::manual_seed(static_cast<uint64_t>(cfg.train.seed));
 
-  const auto dataset = data::load_image_dataset(cfg.data, device, cfg.train.seed);
-  const std::vector<int64_t> data_shape = {1, dataset.height, dataset.width};
-  check_training_memory(cfg, data_shape, device);
-  auto model = make_model(cfg.model, data_shape);
-  if (model->needs_binary_data() && !dataset.binary && !cfg.data.bernoulli_on_grey) {
+  const TrainingData data = hooks.data ? hooks.data(cfg, device) : image_training_data(cfg, device);
+  check_training_memory(cfg, data.data_shape, device);
+  auto model = make_model(cfg.model, data.data_shape);
+  if (data.images && model->needs_binary_data() && !data.images->binary && !cfg.data.bernoulli_on_grey) {
     throw std::invalid_argument(
         "model.type " + cfg.model.type() +
         " has a Bernoulli likelihood, which on grey-level images is a cross-entropy, not a likelihood; set "
@@ -161,12 +195,16 @@ TrainSummary train(const TrainRequest& request) {
   model->to(device);
   const Objective objective = request.objective ? request.objective : spec.objective(cfg.model.options());
   torch::optim::Adam optimizer(model->parameters(), adam_options(cfg.train));
+  const auto validate = [&](const torch::Tensor& x) {
+    return hooks.validate ? hooks.validate(*model, x) : elbo_score(*model, x, cfg.train.eval_batch_size);
+  };
+  const std::string& score_label = hooks.validation_label;
 
   const RunFiles files(request.run_dir, request.writes);
   const std::string config_yaml = config::to_yaml(cfg);
 
   CheckpointState state;
-  state.metrics_csv = std::string(kMetricsHeader) + "\n";
+  state.metrics_csv = (hooks.metrics_row ? hooks.metrics_header : std::string(kMetricsHeader)) + "\n";
   if (request.resume) {
     // Adam's moments arrive on the parameters' device (load_adam_state).
     state = load_checkpoint(files.checkpoint_path("last"), *model, &optimizer);
@@ -178,36 +216,32 @@ TrainSummary train(const TrainRequest& request) {
           device.str());
     }
     log << fmt::format(
-        "resuming {} after epoch {}{} (best val ELBO {:.3f} at epoch {})\n", request.run_dir, state.epoch,
+        "resuming {} after epoch {}{} (best {} {:.3f} at epoch {})\n", request.run_dir, state.epoch,
         state.step > 0 ? fmt::format(" and {} steps of epoch {}", state.step, state.epoch + 1) : "",
-        state.best_value, state.best_epoch);
+        score_label, state.best_value, state.best_epoch);
+  } else if (hooks.initialize) {
+    hooks.initialize(*model, data);
   }
   state.config_yaml = config_yaml;
-  state.data_shape = data_shape;
+  state.data_shape = data.data_shape;
   files.write("config.yaml", config_yaml);
   files.write("metrics.csv", state.metrics_csv);
 
-  const bool has_validation = dataset.validation.size() > 0;
-  const auto val_images =
-      data::fixed_binarization(has_validation ? dataset.validation.images : dataset.train.images,
-                               dataset.binarization, data::kValidationBinarizationSeed);
   const auto progress_mode = parse_progress_mode(cfg.output.progress);
   Progress progress(progress_mode, log);
   log << fmt::format(
-      "training {} ({} parameters) on {} ({} torch + {} BLAS threads): {} train / {} val examples\n",
-      cfg.name,
+      "training {} ({} parameters) on {} ({} torch + {} BLAS threads): {}\n", cfg.name,
       [&] {
         int64_t n = 0;
         for (const auto& p : model->parameters()) n += p.numel();
         return n;
       }(),
-      device.str(), threads.torch_threads, threads.blas_threads, dataset.train.size(),
-      dataset.validation.size());
+      device.str(), threads.torch_threads, threads.blas_threads, data.description);
 
-  config::ExperimentConfig snapshot_config = cfg;
-  if (!files.enabled()) snapshot_config.output.image_every = 0;  // pictures are files too
-  TrainingSnapshots snapshots(snapshot_config, dataset, request.run_dir);
-  const int64_t n_train = dataset.train.size();
+  // Pictures of image models only, and only by the process that writes (pictures are files too).
+  std::optional<TrainingSnapshots> snapshots;
+  if (data.images && files.enabled()) snapshots.emplace(cfg, *data.images, request.run_dir);
+  const int64_t n_train = data.train.size(0);
   const int64_t batch_size = std::min(cfg.train.batch_size, n_train);
   const bool skip_nonfinite = cfg.train.on_nonfinite == "skip";
   const auto parameters = model->parameters();
@@ -241,8 +275,8 @@ TrainSummary train(const TrainRequest& request) {
     auto start = std::chrono::steady_clock::now();
     for (int64_t step = state.step; step < n_steps; ++step) {
       const int64_t global_step = epoch * n_steps + step + 1;
-      const auto x =
-          data::prepare_batch(dataset.train.images.index_select(0, batches[step]), dataset.binarization);
+      const auto batch = data.train.index_select(0, batches[step]);
+      const auto x = data.prepare ? data.prepare(batch) : batch;
       optimizer.zero_grad();
       const ObjectiveResult result = objective(*model, x);
       result.backward();
@@ -316,23 +350,30 @@ TrainSummary train(const TrainRequest& request) {
     total_seconds += epoch_seconds;
     total_examples += static_cast<double>(seen);
 
-    const ElboSummary val = evaluate_elbo(*model, val_images, cfg.train.eval_batch_size);
-    if (!std::isfinite(val.elbo)) {
+    EpochEnd end;
+    end.epoch = epoch + 1;
+    end.train_value = train_elbo;
+    end.validation = validate(data.validation);
+    end.seconds = epoch_seconds;
+    end.examples_per_s = examples_per_s;
+    end.lr = lr;
+    end.skipped = state.epoch_skipped;
+    const Score& val = end.validation;
+    if (!std::isfinite(val.value)) {
       throw TrainingError(
-          fmt::format("non-finite validation ELBO after epoch {}; {}", epoch + 1, checkpoint_kept()));
+          fmt::format("non-finite {} after epoch {}; {}", score_label, epoch + 1, checkpoint_kept()));
     }
-    const int64_t skipped = state.epoch_skipped;
     state.epoch = epoch + 1;
     state.step = 0;
     state.epoch_value_sum = 0;
     state.epoch_examples = 0;
     state.epoch_seconds = 0;
     state.epoch_skipped = 0;
-    state.metrics_csv += metrics_row(epoch + 1, train_elbo, val, epoch_seconds, examples_per_s, lr, skipped);
+    state.metrics_csv += hooks.metrics_row ? hooks.metrics_row(*model, end) : metrics_row(end);
     state.rng_state = rng_state(device);
-    const bool improved = val.elbo > state.best_value;
+    const bool improved = val.value > state.best_value;
     if (improved) {
-      state.best_value = val.elbo;
+      state.best_value = val.value;
       state.best_epoch = epoch + 1;
     }
     // best.pt before last.pt: last.pt is what --resume reads, so writing it last commits the
@@ -341,11 +382,12 @@ TrainSummary train(const TrainRequest& request) {
     if (improved) files.checkpoint("best", *model, &optimizer, state);
     files.checkpoint("last", *model, &optimizer, state);
     files.write("metrics.csv", state.metrics_csv);
-    snapshots.after_epoch(*model, epoch + 1);
+    if (snapshots) snapshots->after_epoch(*model, epoch + 1);
     progress.finish(fmt::format(
-        "epoch {:>3}/{}  train {:9.3f}  val ELBO {:9.3f} (KL {:6.2f})  {:7.0f} ex/s  {:6.1f} s{}{}",
-        epoch + 1, cfg.train.epochs, train_elbo, val.elbo, val.kl, examples_per_s, epoch_seconds,
-        skipped > 0 ? fmt::format("  {} skipped", skipped) : "", improved ? "  *best" : ""));
+        "epoch {:>3}/{}  train {:9.3f}  {} {:9.3f}{}  {:7.0f} ex/s  {:6.1f} s{}{}", epoch + 1,
+        cfg.train.epochs, train_elbo, score_label, val.value,
+        std::isnan(val.kl) ? "" : fmt::format(" (KL {:6.2f})", val.kl), examples_per_s, epoch_seconds,
+        end.skipped > 0 ? fmt::format("  {} skipped", end.skipped) : "", improved ? "  *best" : ""));
     if (stop_requested() != 0 && epoch + 1 < cfg.train.epochs) {
       throw TrainingInterrupted(fmt::format("stopped by signal {} after epoch {}; {} holds it: continue with "
                                             "lvm train --resume {}",
@@ -357,19 +399,24 @@ TrainSummary train(const TrainRequest& request) {
   // Final numbers come from the best checkpoint, on the test split (a process that does not write
   // has no best.pt of its own: it reports its final weights).
   if (files.enabled()) load_checkpoint(files.checkpoint_path("best"), *model, nullptr);
-  const auto test_images =
-      data::fixed_binarization(dataset.test.images, dataset.binarization, data::kTestBinarizationSeed);
-  const ElboSummary test = evaluate_elbo(*model, test_images, cfg.train.eval_batch_size);
-
   TrainSummary summary;
   summary.epochs = state.epoch;
   summary.best_epoch = state.best_epoch;
   summary.val_elbo = state.best_value;
+  summary.seconds = total_seconds;
+  summary.examples_per_s = total_seconds > 0 ? total_examples / total_seconds : 0.0;
+  summary.device = device.str();
+  summary.torch_threads = threads.torch_threads;
+  summary.blas_threads = threads.blas_threads;
+  if (hooks.summarize) {
+    files.write("summary.json", hooks.summarize(*model, summary).dump());
+    return summary;
+  }
+
+  const ElboSummary test = evaluate_elbo(*model, data.test, cfg.train.eval_batch_size);
   summary.test_elbo = test.elbo;
   summary.test_kl = test.kl;
   summary.test_rec = test.rec;
-  summary.seconds = total_seconds;
-  summary.examples_per_s = total_seconds > 0 ? total_examples / total_seconds : 0.0;
 
   auto json = util::Json::object();
   json.set("name", cfg.name)
@@ -382,9 +429,9 @@ TrainSummary train(const TrainRequest& request) {
       .set("test_rec", summary.test_rec)
       .set("examples_per_s", summary.examples_per_s)
       .set("train_seconds", summary.seconds)
-      .set("device", device.str())
-      .set("torch_threads", threads.torch_threads)
-      .set("blas_threads", threads.blas_threads);
+      .set("device", summary.device)
+      .set("torch_threads", summary.torch_threads)
+      .set("blas_threads", summary.blas_threads);
   files.write("summary.json", json.dump());
   log << fmt::format(
       "best epoch {}: val ELBO {:.3f}; test ELBO {:.3f} ± {:.3f} (KL {:.3f}){}\n", summary.best_epoch,

@@ -264,10 +264,10 @@ TEST_F(BadInput, ATrainingStepThatCannotFitIsAConfigErrorBeforeAnythingIsWritten
             "");
   EXPECT_EQ(contains(rows.output, "of memory available; lower train.batch_size or model.k"), "");
   const auto wide = run_lvm("train " + dir_->file("tiny.yaml") + " --run-dir " + target +
-                            " --set 'model.encoder_hidden=[100000000000]'");
+                            " --set 'model.encoder.hidden=[100000000000]'");
   EXPECT_EQ(wide.exit_code, 2) << wide.output;
   EXPECT_EQ(contains(wide.output,
-                     "model.encoder_hidden [100000000000], model.decoder_hidden [16], "
+                     "model.encoder.hidden [100000000000], model.decoder.hidden [16], "
                      "model.latent_dim 2: the networks have 6.9e+12 weights"),
             "");
   EXPECT_FALSE(fs::exists(target));

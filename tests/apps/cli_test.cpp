@@ -2,10 +2,17 @@
 
 #include <gtest/gtest.h>
 
+#include <torch/script.h>
+#include <torch/torch.h>
+
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <set>
+#include <sstream>
 
+#include "lvm/train/run_dir.h"
 #include "tests/testing.h"
 
 namespace lvm {
@@ -140,20 +147,52 @@ TEST(Cli, TrainsAGaussianMixtureOnACsvFile) {
   };
   EXPECT_TRUE(std::isfinite(log_px_of("exact"))) << eval_json;
   EXPECT_NEAR(log_px_of("iwae"), log_px_of("exact"), 1e-6) << eval_json;
-  // The picture commands name what the run holds and where its results are.
-  for (const char* command : {"sample", "encode"}) {
-    const auto refused = run_lvm(std::string(command) + " " + dir.file("run"));
-    EXPECT_EQ(refused.exit_code, 2) << command;
-    EXPECT_NE(refused.output.find("holds a model of vector data (model.type gmm); lvm " +
-                                  std::string(command) + " works on image models only"),
-              std::string::npos)
-        << refused.output;
+  // lvm encode writes each point's responsibilities: rows of probabilities that sum to one, the
+  // most probable component named; the clusters lie far apart, so each point belongs to one
+  // component almost surely, and both components are used.
+  const auto encoded = run_lvm("encode " + dir.file("run") + " --split train -o " + dir.file("r.csv"));
+  ASSERT_EQ(encoded.exit_code, 0) << encoded.output;
+  const auto rows = testing::read_file(dir.file("r.csv"));
+  EXPECT_EQ(rows.substr(0, rows.find('\n')), "index,label,component,p_0,p_1");
+  std::istringstream lines(rows);
+  std::string line;
+  std::getline(lines, line);
+  std::set<std::string> components;
+  while (std::getline(lines, line)) {
+    std::vector<std::string> cells;
+    std::istringstream cell_stream(line);
+    for (std::string cell; std::getline(cell_stream, cell, ',');) cells.push_back(cell);
+    ASSERT_EQ(cells.size(), 5u) << line;
+    EXPECT_EQ(cells[1], "") << "vector data have no labels";
+    EXPECT_NEAR(std::stod(cells[3]) + std::stod(cells[4]), 1.0, 1e-12) << line;
+    EXPECT_GT(std::max(std::stod(cells[3]), std::stod(cells[4])), 0.99) << line;
+    components.insert(cells[2]);
   }
+  EXPECT_EQ(components, (std::set<std::string>{"0", "1"}));
+
+  // lvm sample draws points: a scatter plot, or the points as CSV; picture modes are for images.
+  const auto plotted = run_lvm("sample " + dir.file("run") + " -o " + dir.file("draws.png"));
+  ASSERT_EQ(plotted.exit_code, 0) << plotted.output;
+  EXPECT_TRUE(std::filesystem::exists(dir.file("draws.png")));
+  const auto drawn = run_lvm("sample " + dir.file("run") + " --n 500 -o " + dir.file("draws.csv"));
+  ASSERT_EQ(drawn.exit_code, 0) << drawn.output;
+  const auto draws = testing::read_file(dir.file("draws.csv"));
+  EXPECT_EQ(draws.substr(0, draws.find('\n')), "index,component,x_0,x_1");
+  EXPECT_EQ(std::count(draws.begin(), draws.end(), '\n'), 501);
+  const auto refused = run_lvm("sample " + dir.file("run") + " --reconstruct");
+  EXPECT_EQ(refused.exit_code, 2);
+  EXPECT_NE(refused.output.find("holds a model of vector data (model.type gmm)"), std::string::npos)
+      << refused.output;
+
+  // lvm export writes the mixture; its log_prob is the exact log p(x) of the run's model.
   const auto exported = run_lvm("export " + dir.file("run") + " --output " + dir.file("gmm.pt"));
-  EXPECT_EQ(exported.exit_code, 2);
-  EXPECT_NE(exported.output.find("no TorchScript exporter for model kind 'gmm'"), std::string::npos)
-      << exported.output;
-  EXPECT_FALSE(std::filesystem::exists(dir.file("gmm.pt")));
+  ASSERT_EQ(exported.exit_code, 0) << exported.output;
+  auto module = torch::jit::load(dir.file("gmm.pt"));
+  const auto run = train::load_run(dir.file("run"), "best");
+  const auto points = torch::tensor({-3.0, 0.1, 3.0, -0.2, 0.0, 0.0}, torch::kDouble).reshape({3, 2});
+  torch::NoGradGuard no_grad;
+  EXPECT_TRUE(torch::allclose(module.get_method("log_prob")({points}).toTensor(),
+                              *run.model->exact_log_marginal(points), 1e-9, 1e-12));
 
   // --resume is for gradient fits; an EM run says so.
   const auto resumed = run_lvm("train --resume " + dir.file("run"));

@@ -32,7 +32,7 @@ class EvalCommand : public ::testing::Test {
     testing::write_tiny_mnist(dir_->file("data"), 400, 60);
     testing::write_file(dir_->file("tiny.yaml"),
                         "name: tiny\ndevice: cpu\nthreads: 1\n"
-                        "model:\n  latent_dim: 2\n  encoder_hidden: [16]\n  decoder_hidden: [16]\n"
+                        "model:\n  latent_dim: 2\n  encoder: {hidden: [16]}\n  decoder: {hidden: [16]}\n"
                         "data:\n  path: " +
                             dir_->file("data") +
                             "\n  validation_size: 100\n"

@@ -20,7 +20,7 @@ TEST(ExportCommand, ExportsATrainedRunThatLoadsWithoutLvm) {
   testing::write_tiny_mnist(dir.file("data"), 300, 50);
   testing::write_file(dir.file("tiny.yaml"),
                       "name: tiny\ndevice: cpu\nthreads: 1\n"
-                      "model:\n  latent_dim: 2\n  encoder_hidden: [16]\n  decoder_hidden: [16]\n"
+                      "model:\n  latent_dim: 2\n  encoder: {hidden: [16]}\n  decoder: {hidden: [16]}\n"
                       "data:\n  path: " +
                           dir.file("data") +
                           "\n  validation_size: 100\n"

@@ -40,8 +40,8 @@ class SampleCommandTest : public ::testing::Test {
       c.device = "cpu";
       c.threads = 1;
       c.model.get<VaeConfig>().latent_dim = latent_dim;
-      c.model.get<VaeConfig>().encoder_hidden = {16};
-      c.model.get<VaeConfig>().decoder_hidden = {16};
+      c.model.get<VaeConfig>().encoder.hidden = {16};
+      c.model.get<VaeConfig>().decoder.hidden = {16};
       c.data.path = dir_->file("data");
       c.data.validation_size = 50;
       c.train.epochs = 1;

@@ -2,14 +2,17 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "lvm/models/gmm/gmm_config.h"
 #include "lvm/models/registry.h"
 #include "lvm/models/vae/vae_config.h"
+#include "lvm/nn/part_config.h"
 #include "tests/testing.h"
 
 namespace {
@@ -61,7 +64,7 @@ TEST(Config, EmptyTextGivesDefaults) {
   EXPECT_EQ(config.name, "experiment");
   EXPECT_EQ(config.device, "auto");
   EXPECT_EQ(config.model.get<VaeConfig>().latent_dim, 50);
-  EXPECT_EQ(config.model.get<VaeConfig>().encoder_hidden, (std::vector<int64_t>{200, 200}));
+  EXPECT_EQ(config.model.get<VaeConfig>().encoder.hidden, (std::vector<int64_t>{200, 200}));
   EXPECT_EQ(config.data.binarize, "dynamic");
   EXPECT_EQ(config.train.lr, 1e-3);
   EXPECT_EQ(config.train.eps, 1e-8);
@@ -81,8 +84,8 @@ TEST(Config, AbsentKeysKeepDefaults) {
   EXPECT_EQ(config.model.get<VaeConfig>().latent_dim, 20);
   EXPECT_EQ(config.train.batch_size, 64);
   // Untouched keys, in touched and untouched sections.
-  EXPECT_EQ(config.model.get<VaeConfig>().activation, "tanh");
-  EXPECT_EQ(config.model.get<VaeConfig>().decoder_hidden, (std::vector<int64_t>{200, 200}));
+  EXPECT_EQ(config.model.get<VaeConfig>().encoder.activation, "tanh");
+  EXPECT_EQ(config.model.get<VaeConfig>().decoder.hidden, (std::vector<int64_t>{200, 200}));
   EXPECT_EQ(config.train.epochs, 50);
   EXPECT_EQ(config.train.beta2, 0.999);
   EXPECT_EQ(config.data.validation_size, 10000);
@@ -94,8 +97,9 @@ TEST(Config, ParsesEveryType) {
   const ExperimentConfig config = parse_config(
       "device: cuda:1\n"
       "model:\n"
-      "  encoder_hidden: [400]\n"
-      "  decoder_hidden: []\n"
+      "  encoder:\n"
+      "    hidden: [400]\n"
+      "  decoder: {hidden: []}\n"
       "  objective: iwae\n"
       "  k: 5\n"
       "  iwae_gradient: dreg\n"
@@ -111,8 +115,8 @@ TEST(Config, ParsesEveryType) {
       "  run_dir: \"\"\n",
       "x.yaml");
   EXPECT_EQ(config.device, "cuda:1");
-  EXPECT_EQ(config.model.get<VaeConfig>().encoder_hidden, (std::vector<int64_t>{400}));
-  EXPECT_TRUE(config.model.get<VaeConfig>().decoder_hidden.empty());
+  EXPECT_EQ(config.model.get<VaeConfig>().encoder.hidden, (std::vector<int64_t>{400}));
+  EXPECT_TRUE(config.model.get<VaeConfig>().decoder.hidden.empty());
   EXPECT_EQ(config.model.get<VaeConfig>().k, 5);
   EXPECT_TRUE(config.data.bernoulli_on_grey);
   EXPECT_EQ(config.data.validation_size, 0);
@@ -172,8 +176,10 @@ TEST(ConfigErrors, WrongTypes) {
   EXPECT_EQ(parse_error("name:\n"),
             "x.yaml:1: name: expected a non-empty string, got nothing (write \"\" for an empty string)");
   EXPECT_EQ(parse_error("model: 3\n"), "x.yaml:1: model: expected a section (a map of keys), got '3'");
-  EXPECT_EQ(parse_error("model:\n  encoder_hidden: 400\n"),
-            "x.yaml:2: model.encoder_hidden: expected a list of integers such as [200, 200], got '400'");
+  EXPECT_EQ(parse_error("model:\n  encoder:\n    hidden: 400\n"),
+            "x.yaml:3: model.encoder.hidden: expected a list of integers such as [200, 200], got '400'");
+  EXPECT_EQ(parse_error("model:\n  encoder: [400]\n"),
+            "x.yaml:2: model.encoder: expected a section (a map of keys), got a list");
 }
 
 // Found by tests/fuzz/config_fuzz.cpp: a Latin-1 byte in a string came back as U+FFFD from the
@@ -261,11 +267,11 @@ TEST(ConfigErrors, EverySizeKeyRefusesZeroAndNegativeValues) {
     EXPECT_EQ(parse_error(yaml), "x.yaml:" + std::string(section.empty() ? "1" : "2") + ": " + path +
                                      ": expected an integer >= 0, got -1");
   }
-  for (const char* key : {"encoder_hidden", "decoder_hidden"}) {
-    EXPECT_EQ(parse_error(std::string("model:\n  ") + key + ": [0]\n"),
-              std::string("x.yaml:2: model.") + key + "[0]: expected an integer >= 1, got 0");
-    EXPECT_EQ(parse_error(std::string("model:\n  ") + key + ": [16, -8]\n"),
-              std::string("x.yaml:2: model.") + key + "[1]: expected an integer >= 1, got -8");
+  for (const char* part : {"encoder", "decoder"}) {
+    EXPECT_EQ(parse_error(std::string("model:\n  ") + part + ":\n    hidden: [0]\n"),
+              std::string("x.yaml:3: model.") + part + ".hidden[0]: expected an integer >= 1, got 0");
+    EXPECT_EQ(parse_error(std::string("model:\n  ") + part + ":\n    hidden: [16, -8]\n"),
+              std::string("x.yaml:3: model.") + part + ".hidden[1]: expected an integer >= 1, got -8");
   }
   // The same through --set, named by the override.
   EXPECT_EQ(parse_error("", {"model.k=0"}), "--set model.k=0: model.k: expected an integer >= 1, got 0");
@@ -284,15 +290,15 @@ TEST(ConfigErrors, UnknownModelLikelihoodAndDevice) {
 }
 
 TEST(ConfigErrors, HiddenLayerSizesPointAtTheElement) {
-  EXPECT_EQ(parse_error("model:\n  encoder_hidden: [400, 0]\n"),
-            "x.yaml:2: model.encoder_hidden[1]: expected an integer >= 1, got 0");
-  EXPECT_EQ(parse_error("model:\n  decoder_hidden:\n    - 300\n    - 2.5\n"),
-            "x.yaml:4: model.decoder_hidden[1]: expected an integer, got '2.5'");
+  EXPECT_EQ(parse_error("model:\n  encoder:\n    hidden: [400, 0]\n"),
+            "x.yaml:3: model.encoder.hidden[1]: expected an integer >= 1, got 0");
+  EXPECT_EQ(parse_error("model:\n  decoder:\n    hidden:\n      - 300\n      - 2.5\n"),
+            "x.yaml:5: model.decoder.hidden[1]: expected an integer, got '2.5'");
 }
 
 TEST(ConfigErrors, NotAChoice) {
-  EXPECT_EQ(parse_error("model:\n  activation: sigmoid\n"),
-            "x.yaml:2: model.activation: expected one of tanh|relu|elu|softplus, got 'sigmoid'");
+  EXPECT_EQ(parse_error("model:\n  encoder:\n    activation: sigmoid\n"),
+            "x.yaml:3: model.encoder.activation: expected one of tanh|relu|elu|softplus, got 'sigmoid'");
   EXPECT_EQ(parse_error("model:\n  objective: vimco\n"),
             "x.yaml:2: model.objective: expected one of elbo|iwae, got 'vimco'");
   EXPECT_EQ(parse_error("train:\n  schedule: linear\n"),
@@ -425,6 +431,10 @@ TEST(ConfigRules, ModelSectionsHoldTheirOwnModelsKeysOnly) {
   EXPECT_EQ(parse_error("model:\n  type: vae\n  components: 4\n"),
             "x.yaml:3: model.components: unknown key for model.type vae: it is a key of gmm (a model section "
             "holds the keys of its own model only: set model.type: gmm or remove the key)");
+  EXPECT_EQ(parse_error("model:\n  type: gmm\n  encoder:\n    hidden: [10]\n"),
+            "x.yaml:3: model.encoder: unknown key for model.type gmm: it is a key of vae (a model "
+            "section holds the keys of its own model only: set model.type: vae or remove the key)");
+  // The flat keys of lvm 0.1 too.
   EXPECT_EQ(parse_error("model:\n  type: gmm\n  encoder_hidden: [10]\n"),
             "x.yaml:3: model.encoder_hidden: unknown key for model.type gmm: it is a key of vae (a model "
             "section holds the keys of its own model only: set model.type: vae or remove the key)");
@@ -444,7 +454,7 @@ TEST(ConfigRules, ModelSectionsHoldTheirOwnModelsKeysOnly) {
   const std::string yaml = to_yaml(config);
   EXPECT_NE(yaml.find("components: 3"), std::string::npos) << yaml;
   EXPECT_EQ(yaml.find("latent_dim"), std::string::npos) << yaml;
-  EXPECT_EQ(yaml.find("encoder_hidden"), std::string::npos) << yaml;
+  EXPECT_EQ(yaml.find("encoder"), std::string::npos) << yaml;
 }
 
 TEST(ConfigRules, TheFlatModelSectionOfOlderRunsStillReads) {
@@ -460,7 +470,10 @@ TEST(ConfigRules, TheFlatModelSectionOfOlderRunsStillReads) {
   const ExperimentConfig vae = parse_config("model:\n" + indented, "old/config.yaml");
   EXPECT_EQ(vae.model.get<VaeConfig>().latent_dim, 7);
   EXPECT_EQ(vae.model.get<VaeConfig>().k, 5);
-  EXPECT_EQ(vae.model.get<VaeConfig>().encoder_hidden, (std::vector<int64_t>{30}));
+  EXPECT_EQ(vae.model.get<VaeConfig>().encoder.hidden, (std::vector<int64_t>{30}));
+  EXPECT_EQ(vae.model.get<VaeConfig>().decoder.hidden, (std::vector<int64_t>{20}));
+  EXPECT_EQ(vae.model.get<VaeConfig>().encoder.activation, "relu");
+  EXPECT_EQ(vae.model.get<VaeConfig>().decoder.activation, "relu");
   std::string gmm_text = "model:\n" + indented;
   gmm_text.replace(gmm_text.find("type: vae"), 9, "type: gmm");
   gmm_text.replace(gmm_text.find("objective: iwae"), 15, "objective: exact");
@@ -471,6 +484,164 @@ TEST(ConfigRules, TheFlatModelSectionOfOlderRunsStillReads) {
   std::string partial = "model:\n" + indented;
   partial.erase(partial.find("  n_init: 1\n"));
   EXPECT_NE(parse_error(partial).find("model.components: unknown key for model.type vae"), std::string::npos);
+}
+
+// --- Parts: model.encoder and model.decoder (lvm/nn/part_config.h). ---
+
+// `type`'s rule as it lists the part types.
+std::string part_types() {
+  std::string out;
+  for (const auto& type : lvm::nn::part_type_names()) out += (out.empty() ? "" : "|") + type;
+  return out;
+}
+
+TEST(ConfigParts, SectionsTakeTheirDefaultsAndValues) {
+  const VaeConfig defaults = parse_config("", "x.yaml").model.get<VaeConfig>();
+  for (const lvm::nn::PartConfig* part : {&defaults.encoder, &defaults.decoder}) {
+    EXPECT_EQ(part->type, "mlp");
+    EXPECT_EQ(part->hidden, (std::vector<int64_t>{200, 200}));
+    EXPECT_EQ(part->activation, "tanh");
+  }
+  const ExperimentConfig c = parse_config(
+      "model:\n"
+      "  encoder:\n"
+      "    type: mlp\n"
+      "    hidden: [300, 100]\n"
+      "    activation: elu\n"
+      "  decoder: {hidden: [], activation: elu}\n",
+      "x.yaml");
+  const VaeConfig& vae = c.model.get<VaeConfig>();
+  EXPECT_EQ(vae.encoder.type, "mlp");
+  EXPECT_EQ(vae.encoder.hidden, (std::vector<int64_t>{300, 100}));
+  EXPECT_EQ(vae.encoder.activation, "elu");
+  EXPECT_EQ(vae.decoder.type, "mlp");
+  EXPECT_TRUE(vae.decoder.hidden.empty());
+  EXPECT_EQ(vae.decoder.activation, "elu");
+  // An empty section, or one with every key commented out, is all defaults.
+  EXPECT_EQ(parse_config("model:\n  encoder: {}\n  decoder:\n", "x.yaml"), ExperimentConfig{});
+}
+
+TEST(ConfigParts, TheFlatKeysReadAsTheSections) {
+  const ExperimentConfig flat = parse_config(
+      "model:\n  latent_dim: 7\n  encoder_hidden: [30]\n  decoder_hidden: [20, 10]\n  activation: relu\n",
+      "old/config.yaml");
+  const ExperimentConfig sections = parse_config(
+      "model:\n"
+      "  latent_dim: 7\n"
+      "  encoder: {type: mlp, hidden: [30], activation: relu}\n"
+      "  decoder: {type: mlp, hidden: [20, 10], activation: relu}\n",
+      "new/config.yaml");
+  EXPECT_EQ(flat, sections);
+  EXPECT_EQ(flat.model.get<VaeConfig>().decoder.hidden, (std::vector<int64_t>{20, 10}));
+  // One flat key with the other part's section.
+  EXPECT_EQ(parse_config("model:\n  encoder_hidden: [5]\n  decoder: {hidden: [6]}\n", "x.yaml")
+                .model.get<VaeConfig>()
+                .encoder.hidden,
+            (std::vector<int64_t>{5}));
+  // Errors in a flat key's value name the key as written.
+  EXPECT_EQ(parse_error("model:\n  encoder_hidden: [16, -8]\n"),
+            "x.yaml:2: model.encoder_hidden[1]: expected an integer >= 1, got -8");
+  EXPECT_EQ(parse_error("model:\n  activation: sigmoid\n"),
+            "x.yaml:2: model.activation: expected one of tanh|relu|elu|softplus, got 'sigmoid'");
+  // --set takes them too: activation sets both parts.
+  const ExperimentConfig set = parse_config(
+      "", "x.yaml",
+      {"model.encoder_hidden=[400]", "model.activation=softplus", "model={decoder_hidden: [9]}"});
+  EXPECT_EQ(set.model.get<VaeConfig>().encoder.hidden, (std::vector<int64_t>{400}));
+  EXPECT_EQ(set.model.get<VaeConfig>().decoder.hidden, (std::vector<int64_t>{9}));
+  EXPECT_EQ(set.model.get<VaeConfig>().encoder.activation, "softplus");
+  EXPECT_EQ(set.model.get<VaeConfig>().decoder.activation, "softplus");
+  EXPECT_EQ(override_error("model.encoder_hidden.x=[4]"),
+            "--set model.encoder_hidden.x=[4]: model.encoder_hidden: is a key, not a section");
+}
+
+TEST(ConfigParts, ResolvedYamlHoldsTheSectionsOnly) {
+  const ExperimentConfig flat = parse_config(
+      "model:\n  encoder_hidden: [30]\n  decoder_hidden: []\n  activation: relu\n", "old/config.yaml");
+  const std::string yaml = to_yaml(flat);
+  EXPECT_NE(yaml.find("  encoder:\n    type: mlp\n    hidden: [30]\n    activation: relu\n"
+                      "  decoder:\n    type: mlp\n    hidden: []\n    activation: relu\n"),
+            std::string::npos)
+      << yaml;
+  for (const char* old_key : {"encoder_hidden", "decoder_hidden", "\n  activation:"}) {
+    EXPECT_EQ(yaml.find(old_key), std::string::npos) << old_key << " in:\n" << yaml;
+  }
+  EXPECT_EQ(parse_config(yaml, "resolved.yaml"), flat);
+  // The architecture keys a checkpoint is compared by name the parts' keys.
+  const auto values = lvm::config::model_key_values(flat.model);
+  EXPECT_NE(
+      std::find(values.begin(), values.end(), std::pair<std::string, std::string>{"encoder.hidden", "[30]"}),
+      values.end());
+  for (const auto& entry : values) EXPECT_NE(entry.first, "encoder_hidden");
+}
+
+TEST(ConfigParts, BothFormsOfOneKeyIsAnError) {
+  EXPECT_EQ(parse_error("model:\n  encoder_hidden: [30]\n  encoder:\n    hidden: [40]\n"),
+            "x.yaml:2: model.encoder_hidden: is the old form of model.encoder.hidden, which is given too "
+            "(line 4): keep model.encoder.hidden only");
+  EXPECT_EQ(parse_error("model:\n  decoder: {activation: relu}\n  activation: relu\n"),
+            "x.yaml:3: model.activation: is the old form of model.decoder.activation, which is given too "
+            "(line 2): keep model.decoder.activation only");
+  EXPECT_EQ(parse_error("", {"model={encoder_hidden: [3], encoder: {hidden: [4]}}"}),
+            "--set model={encoder_hidden: [3], encoder: {hidden: [4]}}: model.encoder_hidden: is the old "
+            "form of model.encoder.hidden, which is given too: keep model.encoder.hidden only");
+  // The flat key and another key of the section are no clash.
+  const ExperimentConfig c =
+      parse_config("model:\n  encoder_hidden: [30]\n  encoder:\n    type: mlp\n", "x.yaml");
+  EXPECT_EQ(c.model.get<VaeConfig>().encoder.hidden, (std::vector<int64_t>{30}));
+}
+
+TEST(ConfigParts, UnknownKeysAndTypes) {
+  EXPECT_EQ(parse_error("model:\n  encoder:\n    hidden: [3]\n    depth: 2\n"),
+            "x.yaml:4: model.encoder.depth: unknown key (known: type, hidden, activation)");
+  EXPECT_EQ(parse_error("model:\n  decoder:\n    hiden: [3]\n"),
+            "x.yaml:3: model.decoder.hiden: unknown key (did you mean 'hidden'?)");
+  EXPECT_EQ(
+      override_error("model.encoder.depth=2"),
+      "--set model.encoder.depth=2: model.encoder.depth: unknown key (known: type, hidden, activation)");
+  // A wrong type names the known ones, and is reported before the keys it would have had.
+  EXPECT_EQ(parse_error("model:\n  encoder:\n    type: conv\n"),
+            "x.yaml:3: model.encoder.type: expected one of " + part_types() + ", got 'conv'");
+  EXPECT_EQ(parse_error("model:\n  decoder:\n    channels: [3]\n    type: conv\n"),
+            "x.yaml:4: model.decoder.type: expected one of " + part_types() + ", got 'conv'");
+  EXPECT_EQ(
+      override_error("model.decoder.type=conv"),
+      "--set model.decoder.type=conv: model.decoder.type: expected one of " + part_types() + ", got 'conv'");
+}
+
+TEST(ConfigParts, SetANestedKey) {
+  const ExperimentConfig c = parse_config("", "x.yaml", {"model.encoder.hidden=[400]"});
+  EXPECT_EQ(c.model.get<VaeConfig>().encoder.hidden, (std::vector<int64_t>{400}));
+  EXPECT_EQ(c.model.get<VaeConfig>().decoder.hidden, (std::vector<int64_t>{200, 200}));
+  ExperimentConfig config;
+  apply_override(config, "model.decoder.hidden=[]");
+  EXPECT_TRUE(config.model.get<VaeConfig>().decoder.hidden.empty());
+  EXPECT_EQ(
+      override_error("model.encoder=3"),
+      "--set model.encoder=3: model.encoder: is a section: set one of its keys (model.encoder.KEY=VALUE) "
+      "or give a map such as {KEY: VALUE}");
+}
+
+TEST(ConfigParts, TheVaeTakesOneActivationForBothParts) {
+  EXPECT_EQ(
+      parse_error("model:\n  encoder:\n    activation: relu\n  decoder:\n    activation: elu\n"),
+      "x.yaml:5: model.decoder.activation: elu differs from model.encoder.activation relu: the vae builds "
+      "both parts with one activation (VaeOptions); set both to the same");
+  EXPECT_NE(parse_error("", {"model.encoder.activation=relu"})
+                .find("tanh differs from model.encoder.activation relu"),
+            std::string::npos);
+}
+
+TEST(ConfigParts, TheFootprintNamesThePartsKeys) {
+  ExperimentConfig c;
+  c.model.get<VaeConfig>().encoder.hidden = {300};
+  c.model.get<VaeConfig>().decoder.hidden = {};
+  const auto& spec = lvm::model_spec("vae");
+  ASSERT_TRUE(spec.footprint);
+  const lvm::MemoryFootprint size = spec.footprint(c.model.options(), {1, 28, 28});
+  EXPECT_EQ(size.size_keys, "model.encoder.hidden [300], model.decoder.hidden [], model.latent_dim 50");
+  // 784 -> 300 -> 2 x 50, and 50 -> 784.
+  EXPECT_EQ(size.parameters, 785.0 * 300 + 301.0 * 100 + 51.0 * 784);
 }
 
 TEST(ConfigRules, CosineFloorBelowLr) {
@@ -491,12 +662,12 @@ TEST(ConfigRules, ValidateChecksConfigsBuiltInCode) {
     EXPECT_EQ(std::string(e.what()), "built-in: train.batch_size: expected an integer >= 1, got 0");
   }
   config = ExperimentConfig{};
-  config.model.get<VaeConfig>().encoder_hidden = {10, -1};
+  config.model.get<VaeConfig>().encoder.hidden = {10, -1};
   try {
     validate(config);
     FAIL() << "no ConfigError";
   } catch (const ConfigError& e) {
-    EXPECT_EQ(std::string(e.what()), "config: model.encoder_hidden[1]: expected an integer >= 1, got -1");
+    EXPECT_EQ(std::string(e.what()), "config: model.encoder.hidden[1]: expected an integer >= 1, got -1");
   }
 }
 
@@ -504,11 +675,11 @@ TEST(ConfigRules, ValidateChecksConfigsBuiltInCode) {
 
 TEST(ConfigOverrides, NestedScalarAndListValues) {
   const ExperimentConfig config = parse_config("name: a\ntrain:\n  lr: 0.1\n", "x.yaml",
-                                               {"train.lr=3e-4", "model.encoder_hidden=[400, 300]", "name=b",
-                                                "model.decoder_hidden=[]", "data.bernoulli_on_grey=true"});
+                                               {"train.lr=3e-4", "model.encoder.hidden=[400, 300]", "name=b",
+                                                "model.decoder.hidden=[]", "data.bernoulli_on_grey=true"});
   EXPECT_EQ(config.train.lr, 3e-4);
-  EXPECT_EQ(config.model.get<VaeConfig>().encoder_hidden, (std::vector<int64_t>{400, 300}));
-  EXPECT_TRUE(config.model.get<VaeConfig>().decoder_hidden.empty());
+  EXPECT_EQ(config.model.get<VaeConfig>().encoder.hidden, (std::vector<int64_t>{400, 300}));
+  EXPECT_TRUE(config.model.get<VaeConfig>().decoder.hidden.empty());
   EXPECT_EQ(config.name, "b");
   EXPECT_TRUE(config.data.bernoulli_on_grey);
 }
@@ -523,9 +694,14 @@ TEST(ConfigOverrides, AppliedInOrderAndValidatedTogether) {
 }
 
 TEST(ConfigOverrides, WholeSectionAsAMap) {
-  const ExperimentConfig config = parse_config("", "x.yaml", {"model={latent_dim: 20, activation: relu}"});
+  const ExperimentConfig config = parse_config("", "x.yaml",
+                                               {"model={latent_dim: 20, encoder: {activation: relu}}",
+                                                "model.decoder={activation: relu, hidden: [3]}"});
   EXPECT_EQ(config.model.get<VaeConfig>().latent_dim, 20);
-  EXPECT_EQ(config.model.get<VaeConfig>().activation, "relu");
+  EXPECT_EQ(config.model.get<VaeConfig>().encoder.activation, "relu");
+  EXPECT_EQ(config.model.get<VaeConfig>().encoder.hidden, (std::vector<int64_t>{200, 200}));
+  EXPECT_EQ(config.model.get<VaeConfig>().decoder.activation, "relu");
+  EXPECT_EQ(config.model.get<VaeConfig>().decoder.hidden, (std::vector<int64_t>{3}));
   EXPECT_EQ(config.model.get<VaeConfig>().k, 1);
 }
 
@@ -533,15 +709,15 @@ TEST(ConfigOverrides, BadValues) {
   EXPECT_EQ(override_error("train.lr=abc"), "--set train.lr=abc: train.lr: expected a number, got 'abc'");
   EXPECT_EQ(override_error("train.batch_size=-3"),
             "--set train.batch_size=-3: train.batch_size: expected an integer >= 1, got -3");
-  EXPECT_EQ(override_error("model.encoder_hidden=[400, x]"),
-            "--set model.encoder_hidden=[400, x]: model.encoder_hidden[1]: expected an integer, got 'x'");
+  EXPECT_EQ(override_error("model.encoder.hidden=[400, x]"),
+            "--set model.encoder.hidden=[400, x]: model.encoder.hidden[1]: expected an integer, got 'x'");
   EXPECT_EQ(
-      override_error("model.encoder_hidden=[400"),
-      "--set model.encoder_hidden=[400: model.encoder_hidden: the value is not valid YAML: end of sequence "
+      override_error("model.encoder.hidden=[400"),
+      "--set model.encoder.hidden=[400: model.encoder.hidden: the value is not valid YAML: end of sequence "
       "flow not found");
-  EXPECT_EQ(override_error("model.activation=sigmoid"),
-            "--set model.activation=sigmoid: model.activation: expected one of tanh|relu|elu|softplus, got "
-            "'sigmoid'");
+  EXPECT_EQ(override_error("model.decoder.activation=sigmoid"),
+            "--set model.decoder.activation=sigmoid: model.decoder.activation: expected one of "
+            "tanh|relu|elu|softplus, got 'sigmoid'");
   // Cross-field rules after a single override name the override.
   const std::string message = override_error("model.iwae_gradient=dreg");
   EXPECT_EQ(message.rfind("--set model.iwae_gradient=dreg: model.iwae_gradient: dreg ", 0), 0u) << message;
@@ -589,9 +765,10 @@ TEST(ConfigYaml, RoundTripsANonDefaultConfig) {
   config.threads = 3;
   config.blas_threads = 2;
   config.model.get<VaeConfig>().latent_dim = 7;
-  config.model.get<VaeConfig>().encoder_hidden = {512, 256, 1};
-  config.model.get<VaeConfig>().decoder_hidden = {};
-  config.model.get<VaeConfig>().activation = "softplus";
+  config.model.get<VaeConfig>().encoder.hidden = {512, 256, 1};
+  config.model.get<VaeConfig>().decoder.hidden = {};
+  config.model.get<VaeConfig>().encoder.activation = "softplus";
+  config.model.get<VaeConfig>().decoder.activation = "softplus";
   config.model.get<VaeConfig>().likelihood = "gaussian";
   config.model.get<VaeConfig>().objective = "iwae";
   config.model.get<VaeConfig>().k = 50;
@@ -629,7 +806,7 @@ TEST(ConfigYaml, RoundTripsANonDefaultConfig) {
   EXPECT_EQ(back.train.seed, 9007199254740993);
   EXPECT_EQ(back.name, "weird name: #1");
   EXPECT_EQ(back.data.path, "/data/with space/\"quoted\"");
-  EXPECT_TRUE(back.model.get<VaeConfig>().decoder_hidden.empty());
+  EXPECT_TRUE(back.model.get<VaeConfig>().decoder.hidden.empty());
 }
 
 TEST(ConfigYaml, RoundTripsAGaussianMixtureConfig) {
@@ -664,9 +841,9 @@ TEST(ConfigYaml, EmitsEveryKey) {
   const std::string yaml = to_yaml(ExperimentConfig{});
   for (const char* key :
        {"name:", "device:", "threads:", "blas_threads:", "model:", "latent_dim: 50",
-        "encoder_hidden: [200, 200]", "iwae_gradient: standard", "data:", "bernoulli_on_grey: false",
-        "train:", "lr: 0.001", "eps: 1e-08", "gamma: 0.5", "lr_min: 0.0", "eval_batch_size: 1000",
-        "output:", "run_dir: \"\"", "progress: auto"}) {
+        "  encoder:\n    type: mlp\n    hidden: [200, 200]\n    activation: tanh\n  decoder:\n",
+        "iwae_gradient: standard", "data:", "bernoulli_on_grey: false", "train:", "lr: 0.001", "eps: 1e-08",
+        "gamma: 0.5", "lr_min: 0.0", "eval_batch_size: 1000", "output:", "run_dir: \"\"", "progress: auto"}) {
     EXPECT_NE(yaml.find(key), std::string::npos) << key << " missing from:\n" << yaml;
   }
   EXPECT_EQ(parse_config(yaml, "x"), ExperimentConfig{});
@@ -679,7 +856,10 @@ TEST(ConfigYaml, EqualityNoticesEveryKind) {
   b.output.progress = "bar";
   EXPECT_NE(a, b);
   b = a;
-  b.model.get<VaeConfig>().encoder_hidden.push_back(1);
+  b.model.get<VaeConfig>().encoder.hidden.push_back(1);
+  EXPECT_NE(a, b);
+  b = a;
+  b.model.get<VaeConfig>().decoder.type = "conv";  // a part's type, though no such part exists
   EXPECT_NE(a, b);
   b = a;
   b.train.lr = std::nextafter(a.train.lr, 1.0);
@@ -697,10 +877,10 @@ TEST(ConfigFiles, VaeMnist) {
   EXPECT_EQ(c.data.binarize, "dynamic");
   EXPECT_EQ(c.data.validation_size, 10000);
   EXPECT_EQ(c.model.get<VaeConfig>().likelihood, "bernoulli");
-  EXPECT_EQ(c.model.get<VaeConfig>().activation, "tanh");
+  EXPECT_EQ(c.model.get<VaeConfig>().encoder.activation, "tanh");
   EXPECT_EQ(c.model.get<VaeConfig>().latent_dim, 50);
-  EXPECT_EQ(c.model.get<VaeConfig>().encoder_hidden, (std::vector<int64_t>{200, 200}));
-  EXPECT_EQ(c.model.get<VaeConfig>().decoder_hidden, (std::vector<int64_t>{200, 200}));
+  EXPECT_EQ(c.model.get<VaeConfig>().encoder.hidden, (std::vector<int64_t>{200, 200}));
+  EXPECT_EQ(c.model.get<VaeConfig>().decoder.hidden, (std::vector<int64_t>{200, 200}));
   EXPECT_EQ(c.train.batch_size, 100);
   EXPECT_EQ(c.train.lr, 1e-3);
   EXPECT_EQ(c.train.eps, 1e-4);
@@ -713,9 +893,9 @@ TEST(ConfigFiles, VaeMnistClassic) {
   const ExperimentConfig c = load_config(std::string(LVM_SOURCE_DIR) + "/configs/vae_mnist_classic.yaml");
   EXPECT_EQ(c.name, "vae_mnist_classic");
   EXPECT_EQ(c.model.get<VaeConfig>().latent_dim, 20);
-  EXPECT_EQ(c.model.get<VaeConfig>().encoder_hidden, (std::vector<int64_t>{400}));
-  EXPECT_EQ(c.model.get<VaeConfig>().decoder_hidden, (std::vector<int64_t>{400}));
-  EXPECT_EQ(c.model.get<VaeConfig>().activation, "relu");
+  EXPECT_EQ(c.model.get<VaeConfig>().encoder.hidden, (std::vector<int64_t>{400}));
+  EXPECT_EQ(c.model.get<VaeConfig>().decoder.hidden, (std::vector<int64_t>{400}));
+  EXPECT_EQ(c.model.get<VaeConfig>().encoder.activation, "relu");
   EXPECT_EQ(c.data.binarize, "none");
   EXPECT_TRUE(c.data.bernoulli_on_grey);
   EXPECT_EQ(c.data.validation_size, 0);
@@ -732,9 +912,9 @@ TEST(ConfigFiles, VaeFashion) {
   EXPECT_EQ(c.data.path, "/usr/share/datasets/fashion-mnist");
   EXPECT_EQ(c.data.binarize, "dynamic");
   EXPECT_EQ(c.model.get<VaeConfig>().latent_dim, 50);
-  EXPECT_EQ(c.model.get<VaeConfig>().encoder_hidden, (std::vector<int64_t>{200, 200}));
-  EXPECT_EQ(c.model.get<VaeConfig>().decoder_hidden, (std::vector<int64_t>{200, 200}));
-  EXPECT_EQ(c.model.get<VaeConfig>().activation, "tanh");
+  EXPECT_EQ(c.model.get<VaeConfig>().encoder.hidden, (std::vector<int64_t>{200, 200}));
+  EXPECT_EQ(c.model.get<VaeConfig>().decoder.hidden, (std::vector<int64_t>{200, 200}));
+  EXPECT_EQ(c.model.get<VaeConfig>().encoder.activation, "tanh");
   EXPECT_EQ(c.train.epochs, 50);
 }
 

@@ -38,9 +38,10 @@ struct Architecture {
 config::ExperimentConfig experiment(const Architecture& arch) {
   auto cfg = config::parse_config("", "test");
   cfg.model.get<VaeConfig>().latent_dim = kLatentDim;
-  cfg.model.get<VaeConfig>().encoder_hidden = {8, 7};
-  cfg.model.get<VaeConfig>().decoder_hidden = {6};
-  cfg.model.get<VaeConfig>().activation = arch.activation;
+  cfg.model.get<VaeConfig>().encoder.hidden = {8, 7};
+  cfg.model.get<VaeConfig>().decoder.hidden = {6};
+  cfg.model.get<VaeConfig>().encoder.activation = arch.activation;
+  cfg.model.get<VaeConfig>().decoder.activation = arch.activation;
   cfg.model.get<VaeConfig>().likelihood = arch.likelihood;
   cfg.data.binarize = arch.likelihood == "bernoulli" ? "dynamic" : "none";
   return cfg;
@@ -52,8 +53,8 @@ std::shared_ptr<Vae> make_vae(const Architecture& arch, uint64_t seed = 1) {
   const auto cfg = experiment(arch);
   torch::manual_seed(seed);
   auto vae = std::make_shared<Vae>(VaeOptions(kDataDim, kLatentDim)
-                                       .encoder_hidden(cfg.model.get<VaeConfig>().encoder_hidden)
-                                       .decoder_hidden(cfg.model.get<VaeConfig>().decoder_hidden)
+                                       .encoder_hidden(cfg.model.get<VaeConfig>().encoder.hidden)
+                                       .decoder_hidden(cfg.model.get<VaeConfig>().decoder.hidden)
                                        .activation(arch.activation)
                                        .likelihood(arch.likelihood));
   torch::NoGradGuard no_grad;
@@ -447,13 +448,17 @@ TEST(ExportRun, RunDirectoriesThatDoNotFitAreClearErrors) {
   const auto yaml = testing::read_file(run + "/config.yaml");
   auto edited = experiment(arch);
   edited.model.get<VaeConfig>().latent_dim = 4;
-  edited.model.get<VaeConfig>().activation = "relu";
+  edited.model.get<VaeConfig>().encoder.activation = "relu";
+  edited.model.get<VaeConfig>().decoder.activation = "relu";
   testing::write_file(run + "/config.yaml", config::to_yaml(edited));
   const auto mismatch = error_of([&] { export_run(run, "best", out); });
   EXPECT_NE(mismatch.find("does not belong to " + run + "/config.yaml"), std::string::npos) << mismatch;
   EXPECT_NE(mismatch.find("model.latent_dim is 4 in config.yaml but 3 in the checkpoint"), std::string::npos)
       << mismatch;
-  EXPECT_NE(mismatch.find("model.activation is relu in config.yaml but tanh in the checkpoint"),
+  EXPECT_NE(mismatch.find("model.encoder.activation is relu in config.yaml but tanh in the checkpoint"),
+            std::string::npos)
+      << mismatch;
+  EXPECT_NE(mismatch.find("model.decoder.activation is relu in config.yaml but tanh in the checkpoint"),
             std::string::npos)
       << mismatch;
   testing::write_file(run + "/config.yaml", yaml);
@@ -478,8 +483,8 @@ TEST(ExportRun, OlderCheckpointsTakeTheDataShapeFromTheDataSet) {
   auto cfg = experiment(arch);
   cfg.data.path = dir.file("data");
   auto vae = std::make_shared<Vae>(VaeOptions(64, kLatentDim)
-                                       .encoder_hidden(cfg.model.get<VaeConfig>().encoder_hidden)
-                                       .decoder_hidden(cfg.model.get<VaeConfig>().decoder_hidden));
+                                       .encoder_hidden(cfg.model.get<VaeConfig>().encoder.hidden)
+                                       .decoder_hidden(cfg.model.get<VaeConfig>().decoder.hidden));
   const auto run = dir.file("run");
   fs::create_directories(run + "/checkpoints");
   testing::write_file(run + "/config.yaml", config::to_yaml(cfg));

@@ -44,8 +44,8 @@ TEST(Vae, ShapesOfEveryPart) {
         config::ModelConfig c("vae");
         auto& vae = c.get<VaeConfig>();
         vae.latent_dim = 3;
-        vae.encoder_hidden = {8};
-        vae.decoder_hidden = {8, 8};
+        vae.encoder.hidden = {8};
+        vae.decoder.hidden = {8, 8};
         return c;
       }(),
       {10});

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "lvm/distributions/kl.h"
+#include "lvm/models/gmm/gaussian_mixture.h"
 #include "lvm/models/vae/vae.h"
 #include "tests/testing.h"
 
@@ -127,6 +128,62 @@ TEST(Encoding, SplitsByNameAndModelView) {
   EXPECT_TRUE(torch::all((a == 0) | (a == 1)).item<bool>());
   EXPECT_TRUE(torch::equal(a, model_view(grey, data::Binarization::kDynamic)));
   EXPECT_TRUE(torch::equal(model_view(grey, data::Binarization::kNone), grey));
+}
+
+// Three well-separated 2-D components with unequal weights.
+std::shared_ptr<GaussianMixture> small_mixture() {
+  auto gmm =
+      std::make_shared<GaussianMixture>(GaussianMixtureOptions(2, 3).covariance(CovarianceType::kDiag));
+  const auto opts = torch::TensorOptions().dtype(torch::kDouble);
+  gmm->set_parameters(torch::tensor({0.5, 0.3, 0.2}, opts),
+                      torch::tensor({-4.0, 0.0, 0.0, 4.0, 4.0, 0.0}, opts).reshape({3, 2}),
+                      torch::tensor({1.0, 0.5, 0.8, 1.2, 0.3, 2.0}, opts).reshape({3, 2}));
+  return gmm;
+}
+
+TEST(Responsibilities, AreTheMixturesPosteriorInAnyBatching) {
+  auto gmm = small_mixture();
+  torch::manual_seed(2);
+  const auto x = torch::randn({11, 2}, torch::kDouble) * 4;
+  const auto labels = torch::arange(11, torch::kLong);
+  EXPECT_TRUE(has_discrete_posterior(*gmm, x));
+  EXPECT_FALSE(has_discrete_posterior(*small_vae(2), torch::rand({3, 16})));
+  const auto all = responsibilities(*gmm, x, labels, 1000);
+  const auto batched = responsibilities(*gmm, x, labels, 4);  // 4 + 4 + 3
+  torch::NoGradGuard no_grad;
+  EXPECT_TRUE(torch::allclose(all.probs, gmm->responsibilities(x), 1e-12, 1e-14));
+  EXPECT_TRUE(torch::equal(batched.probs, all.probs));
+  EXPECT_TRUE(torch::allclose(all.probs.sum(1), torch::ones({11}, torch::kDouble), 1e-12, 1e-14));
+  EXPECT_TRUE(torch::equal(all.labels, labels));
+  // A model with a Gaussian q(z|x) has no responsibilities, and says so.
+  try {
+    responsibilities(*small_vae(2), torch::rand({3, 16}), {});
+    FAIL() << "expected an error";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("not over a discrete latent"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Responsibilities, CsvNamesTheMostProbableComponentAndReadsBackExactly) {
+  Responsibilities r;
+  r.probs = torch::tensor({0.1, 0.7, 0.2, 0.6, 0.3000000000000001, 0.1}, torch::kDouble).reshape({2, 3});
+  r.labels = torch::tensor({4, -1}, torch::kLong);  // -1: no label (vector data)
+  const auto rows = testing::csv_cells(responsibilities_csv(r));
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[0], (std::vector<std::string>{"index", "label", "component", "p_0", "p_1", "p_2"}));
+  EXPECT_EQ(rows[1][1], "4");
+  EXPECT_EQ(rows[2][1], "");
+  EXPECT_EQ(rows[1][2], "1");
+  EXPECT_EQ(rows[2][2], "0");
+  for (int64_t i = 0; i < 2; ++i)
+    for (int64_t k = 0; k < 3; ++k) EXPECT_EQ(std::stod(rows[i + 1][3 + k]), r.probs[i][k].item<double>());
+  // encode_csv picks this form for a mixture and the Gaussian one for a VAE.
+  auto gmm = small_mixture();
+  const auto x = torch::tensor({-4.0, 0.0, 4.0, 0.1}, torch::kDouble).reshape({2, 2});
+  EXPECT_EQ(encode_csv(*gmm, x, {}), responsibilities_csv(responsibilities(*gmm, x, {})));
+  auto vae = small_vae(2);
+  const auto images = torch::rand({3, 16});
+  EXPECT_EQ(encode_csv(*vae, images, {}), encoding_csv(encode(*vae, images, {})));
 }
 
 }  // namespace

@@ -11,7 +11,9 @@
 
 #include "lvm/distributions/categorical.h"
 #include "lvm/distributions/normal.h"
+#include "lvm/models/gmm/gaussian_mixture.h"
 #include "lvm/represent/pictures.h"
+#include "tests/testing.h"
 
 namespace lvm::represent {
 namespace {
@@ -278,6 +280,33 @@ TEST(Pictures, ModesNeedingAGaussianPriorOrAnEncoderRefuseOtherModels) {
   // Samples need neither.
   torch::manual_seed(0);
   EXPECT_EQ(prior_samples(model, 5).sizes(), (std::vector<int64_t>{5, 2}));
+}
+
+TEST(Pictures, PointsOfAMixtureComeFromTheirComponentsAndReadBackExactly) {
+  // Components far apart with tiny spread: each draw lies next to the mean of the component it
+  // names, and the components turn up in proportion to their weights.
+  GaussianMixture gmm(GaussianMixtureOptions(2, 2).covariance(CovarianceType::kSpherical).reg_covar(1e-6));
+  gmm.set_parameters(torch::tensor({0.25, 0.75}, kDouble),
+                     torch::tensor({-10.0, 0.0, 10.0, 5.0}, kDouble).reshape({2, 2}),
+                     torch::tensor({1e-4, 1e-4}, kDouble));
+  torch::manual_seed(4);
+  const auto draws = prior_points(gmm, 4000);
+  ASSERT_EQ(draws.points.sizes(), (std::vector<int64_t>{4000, 2}));
+  ASSERT_EQ(draws.latent.sizes(), (std::vector<int64_t>{4000}));
+  const auto means = gmm.means().detach().index_select(0, draws.latent);
+  EXPECT_LT((draws.points - means).abs().max().item<double>(), 0.1);
+  // Share of component 1: 0.75 within 4 standard errors (sqrt(0.75 * 0.25 / 4000) = 0.0068).
+  EXPECT_NEAR(draws.latent.to(torch::kDouble).mean().item<double>(), 0.75, 4 * 0.0068);
+
+  const auto rows = testing::csv_cells(points_csv(draws));
+  ASSERT_EQ(rows.size(), 4001u);
+  EXPECT_EQ(rows[0], (std::vector<std::string>{"index", "component", "x_0", "x_1"}));
+  for (int64_t i : {0, 1, 3999}) {
+    EXPECT_EQ(rows[i + 1][0], std::to_string(i));
+    EXPECT_EQ(std::stoll(rows[i + 1][1]), draws.latent[i].item<int64_t>());
+    EXPECT_EQ(std::stod(rows[i + 1][2]), draws.points[i][0].item<double>());
+    EXPECT_EQ(std::stod(rows[i + 1][3]), draws.points[i][1].item<double>());
+  }
 }
 
 }  // namespace

@@ -1,5 +1,5 @@
-// The Gaussian-mixture trainer: the run directory it writes, EM and gradient fits, resuming, and
-// its errors.
+// The Gaussian-mixture trainer: the run directory it writes, EM and gradient fits (the latter in the
+// gradient trainer's loop: resuming, stops, the non-finite policy, checkpoint_every), and its errors.
 
 #include "lvm/models/gmm/gmm_trainer.h"
 
@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cmath>
 #include <csignal>
+#include <cstdlib>
 #include <filesystem>
 #include <sstream>
 
@@ -18,8 +19,11 @@
 #include "lvm/models/gmm/gaussian_mixture.h"
 #include "lvm/models/gmm/gmm_config.h"
 #include "lvm/models/gmm/gmm_em.h"
+#include "lvm/models/registry.h"
+#include "lvm/train/checkpoint.h"
 #include "lvm/train/run_dir.h"
 #include "lvm/train/stop_signal.h"
+#include "lvm/util/fault.h"
 #include "tests/testing.h"
 
 namespace lvm::train {
@@ -166,13 +170,18 @@ TEST(GmmTrainer, AStoppedGradientFitResumesBitIdentically) {
       FAIL() << "expected the fit to stop";
     } catch (const TrainingInterrupted& e) {
       EXPECT_EQ(e.signal, SIGINT);
-      EXPECT_NE(std::string(e.what()).find("stopped by signal 2 after epoch 1;"), std::string::npos)
+      // The gradient trainer's loop takes a stop after the step in progress: 800 points in batches
+      // of 200 are 4 steps an epoch.
+      EXPECT_NE(std::string(e.what()).find("stopped by signal 2 at epoch 1, step 1 of 4;"), std::string::npos)
           << e.what();
       EXPECT_NE(std::string(e.what()).find("lvm train --resume " + dir.file("split")), std::string::npos)
           << e.what();
     }
   }
-  EXPECT_EQ(load_run(dir.file("split"), "last").state.epoch, 1);
+  const auto stopped = read_checkpoint_state(dir.file("split/checkpoints/last.pt"));
+  EXPECT_EQ(stopped.epoch, 0);
+  EXPECT_EQ(stopped.step, 1);
+  EXPECT_EQ(stopped.epoch_examples, 200);
   const auto resumed = run(c, dir.file("split"), /*resume=*/true);
   EXPECT_EQ(resumed.steps, 4);
   EXPECT_EQ(resumed.train_log_likelihood, full.train_log_likelihood);
@@ -188,6 +197,159 @@ TEST(GmmTrainer, AStoppedGradientFitResumesBitIdentically) {
     return rows;
   };
   EXPECT_EQ(deterministic("full"), deterministic("split"));
+}
+
+// Arms LVM_FAULT (lvm/util/fault.h) for the lifetime of the object (this process only).
+class ScopedFault {
+ public:
+  explicit ScopedFault(const std::string& spec) {
+    ::setenv("LVM_FAULT", spec.c_str(), 1);
+    util::reset_faults();
+  }
+  ~ScopedFault() {
+    ::unsetenv("LVM_FAULT");
+    util::reset_faults();
+  }
+};
+
+config::ExperimentConfig gradient_config(int64_t epochs) {
+  auto c = ring_config();
+  c.model.get<GmmConfig>().fit = "gradient";
+  c.train.epochs = epochs;
+  return c;
+}
+
+void expect_same_parameters(const std::string& a, const std::string& b) {
+  const auto pa = load_run(a, "last").model->parameters();
+  const auto pb = load_run(b, "last").model->parameters();
+  ASSERT_EQ(pa.size(), pb.size());
+  for (size_t i = 0; i < pa.size(); ++i) EXPECT_TRUE(torch::equal(pa[i], pb[i])) << "parameter " << i;
+}
+
+// The rows of metrics.csv without the seconds column, which differs run to run.
+std::vector<std::vector<std::string>> deterministic_rows(const std::string& run_dir) {
+  auto rows = testing::csv_cells(testing::read_file(run_dir + "/metrics.csv"));
+  for (auto& r : rows) r.pop_back();
+  return rows;
+}
+
+// The gradient fit runs in the gradient trainer's loop, so train.on_nonfinite: stop names the step
+// and the parameter, and leaves last.pt and best.pt as the last finished epoch wrote them.
+TEST(GmmTrainer, ANonFiniteGradientStopsTheGradientFitNamingStepAndParameter) {
+  testing::TempDir dir;
+  const auto c = gradient_config(3);
+  {
+    ScopedFault fault("nan_gradient@6");  // epoch 2, step 2 of 4
+    try {
+      run(c, dir.file("run"));
+      FAIL() << "expected a TrainingError";
+    } catch (const TrainingError& e) {
+      const std::string what = e.what();
+      EXPECT_NE(what.find("non-finite gradient of logits (8 non-finite of 8 entries)"), std::string::npos)
+          << what;
+      EXPECT_NE(what.find("at epoch 2, step 2 of 4 (global step 6, batch index 1, 200 examples)"),
+                std::string::npos)
+          << what;
+      EXPECT_NE(what.find("still holds epoch 1 (train.on_nonfinite: skip would skip such batches)"),
+                std::string::npos)
+          << what;
+    }
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir.file("run/summary.json")));
+  run(gradient_config(1), dir.file("one"));
+  EXPECT_EQ(read_checkpoint_state(dir.file("run/checkpoints/last.pt")).epoch, 1);
+  EXPECT_EQ(read_checkpoint_state(dir.file("run/checkpoints/best.pt")).epoch, 1);
+  expect_same_parameters(dir.file("run"), dir.file("one"));
+}
+
+TEST(GmmTrainer, TheSkipPolicySkipsANonFiniteBatchOfTheGradientFit) {
+  testing::TempDir dir;
+  auto c = gradient_config(3);
+  run(c, dir.file("reference"));
+  c.train.on_nonfinite = "skip";
+  std::ostringstream log;
+  GmmSummary skipped;
+  {
+    ScopedFault fault("nan_gradient@6");
+    TrainRequest request{c, dir.file("run"), false, false, &log};
+    skipped = train_gmm(request);
+  }
+  EXPECT_NE(log.str().find("skipped: non-finite gradient of logits"), std::string::npos) << log.str();
+  EXPECT_EQ(skipped.steps, 3);
+  EXPECT_TRUE(std::isfinite(skipped.train_log_likelihood));
+  for (const auto& p : load_run(dir.file("run"), "last").model->parameters())
+    EXPECT_TRUE(torch::isfinite(p).all().item<bool>());
+  // Epoch 1 is untouched by the skip; epoch 2 made one Adam step fewer, so the fits part there.
+  const auto rows = deterministic_rows(dir.file("run"));
+  const auto reference = deterministic_rows(dir.file("reference"));
+  ASSERT_EQ(rows.size(), 4u);
+  ASSERT_EQ(reference.size(), 4u);
+  EXPECT_EQ(rows[0], reference[0]);
+  EXPECT_EQ(rows[1], reference[1]);
+  EXPECT_NE(rows[2][1], reference[2][1]);
+
+  c.train.max_skips_in_a_row = 1;
+  ScopedFault fault("nan_gradient@2");
+  try {
+    run(c, dir.file("strict"));
+    FAIL() << "expected a TrainingError";
+  } catch (const TrainingError& e) {
+    EXPECT_NE(std::string(e.what()).find("1 batches in a row were non-finite (train.max_skips_in_a_row)"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(GmmTrainer, CheckpointEveryWritesMidEpochCheckpointsOfTheGradientFit) {
+  testing::TempDir dir;
+  auto c = gradient_config(2);
+  run(c, dir.file("reference"));
+  c.train.checkpoint_every = 3;
+  // What last.pt holds when each step's backward pass is done (before that step's checkpoint).
+  std::vector<std::pair<int64_t, int64_t>> seen;  // (epoch, step) of last.pt
+  std::ostringstream log;
+  TrainRequest request{c, dir.file("run"), false, false, &log};
+  request.after_backward = [&](const std::vector<torch::Tensor>&) {
+    const std::string last = dir.file("run/checkpoints/last.pt");
+    if (!std::filesystem::exists(last)) {
+      seen.emplace_back(-1, -1);
+      return;
+    }
+    const auto state = read_checkpoint_state(last);
+    seen.emplace_back(state.epoch, state.step);
+  };
+  const auto summary = train_gmm(request);
+  EXPECT_EQ(summary.steps, 2);
+  // 4 steps an epoch: global step 3 (epoch 1, step 3) checkpoints mid-epoch, epoch 1 ends with one,
+  // global step 6 (epoch 2, step 2) checkpoints mid-epoch again.
+  const std::vector<std::pair<int64_t, int64_t>> expected = {{-1, -1}, {-1, -1}, {-1, -1}, {0, 3},
+                                                             {1, 0},   {1, 0},   {1, 2},   {1, 2}};
+  EXPECT_EQ(seen, expected);
+  // The checkpoints do not change the fit, and the last one is an epoch boundary again.
+  EXPECT_EQ(read_checkpoint_state(dir.file("run/checkpoints/last.pt")).step, 0);
+  expect_same_parameters(dir.file("run"), dir.file("reference"));
+  EXPECT_EQ(deterministic_rows(dir.file("run")), deterministic_rows(dir.file("reference")));
+}
+
+// Checkpoints written before the gradient fit ran in the gradient trainer's loop hold no random
+// generator state (the fit draws no noise); they resume to the same fit.
+TEST(GmmTrainer, AGradientFitCheckpointWithoutRandomStateResumes) {
+  testing::TempDir dir;
+  run(gradient_config(4), dir.file("full"));
+  run(gradient_config(2), dir.file("old"));
+  for (const char* name : {"last", "best"}) {
+    const std::string path = dir.file("old/checkpoints/") + name + ".pt";
+    auto model = make_model(gradient_config(2).model, {2});
+    torch::optim::Adam adam(model->parameters());
+    auto state = load_checkpoint(path, *model, &adam);
+    ASSERT_TRUE(state.rng_state.defined());
+    state.rng_state = torch::Tensor();
+    save_checkpoint(path, *model, &adam, state);
+  }
+  const auto resumed = run(gradient_config(4), dir.file("old"), /*resume=*/true);
+  EXPECT_EQ(resumed.steps, 4);
+  expect_same_parameters(dir.file("old"), dir.file("full"));
+  EXPECT_EQ(deterministic_rows(dir.file("old")), deterministic_rows(dir.file("full")));
 }
 
 TEST(GmmTrainer, SeveralInitialisationsKeepTheBest) {

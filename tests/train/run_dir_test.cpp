@@ -28,8 +28,8 @@ class RunDirTest : public ::testing::Test {
     config_.device = "cpu";
     config_.threads = 1;
     config_.model.get<VaeConfig>().latent_dim = 3;
-    config_.model.get<VaeConfig>().encoder_hidden = {8};
-    config_.model.get<VaeConfig>().decoder_hidden = {8};
+    config_.model.get<VaeConfig>().encoder.hidden = {8};
+    config_.model.get<VaeConfig>().decoder.hidden = {8};
     config_.data.path = dir_->file("data");
     config_.data.validation_size = 40;
     config_.train.epochs = 2;

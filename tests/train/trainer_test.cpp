@@ -30,8 +30,8 @@ TrainSummary run(const config::ExperimentConfig& c, const std::string& dir, bool
 
 std::vector<torch::Tensor> final_parameters(const std::string& run_dir, const config::ExperimentConfig& c) {
   Vae model(VaeOptions(64, c.model.get<VaeConfig>().latent_dim)
-                .encoder_hidden(c.model.get<VaeConfig>().encoder_hidden)
-                .decoder_hidden(c.model.get<VaeConfig>().decoder_hidden));
+                .encoder_hidden(c.model.get<VaeConfig>().encoder.hidden)
+                .decoder_hidden(c.model.get<VaeConfig>().decoder.hidden));
   load_checkpoint(run_dir + "/checkpoints/last.pt", model, nullptr);
   return model.parameters();
 }

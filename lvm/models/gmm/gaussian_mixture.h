@@ -62,6 +62,10 @@ class GaussianMixture : public LatentVariableModel {
   /// log N(x_b; μ_{z_sb}, Σ_{z_sb}): x [B, D], z [S, B] int64 -> [S, B]; every component is scored
   /// once per point and the result gathered (same values as likelihood(z)->log_prob(x)).
   torch::Tensor log_likelihood(const torch::Tensor& x, const torch::Tensor& z) override;
+  /// The exported mixture (gmm_script.cpp): log_prob(x) -> [B], component_log_prob(x) -> [B, K],
+  /// responsibilities(x) -> [B, K], predict(x) -> [B] int64, sample(n) -> [n, D],
+  /// sample_latent(n) -> [n] int64 component indices, forward = log_prob.
+  std::unique_ptr<torchscript::ModelScript> script() override;
 
   /// log N(x_b; μ_k, Σ_k) for every point and component: x [B, D] -> [B, K].
   torch::Tensor component_log_prob(const torch::Tensor& x);

@@ -8,11 +8,15 @@
 //   pca.pt                       the projection, when data.pca_dim > 0 (lvm/data/pca.h)
 // model.fit: em runs initialisation then EM until em_tol or em_max_steps, model.n_init times from
 // seeds train.seed, train.seed + 1, ..., keeping the fit with the highest training log-likelihood
-// (not resumable: it is short and deterministic; run it again); gradient runs Adam on the exact
-// log-likelihood for train.epochs epochs through the same Objective interface as the VAE (resumable).
-// A stop request (lvm/train/stop_signal.h) is taken between EM steps, where last.pt and best.pt get
-// the fit in progress and metrics.csv its rows so far, or at a gradient fit's epoch end (last.pt
-// holds the epoch); either throws TrainingInterrupted and writes no summary.json.
+// (not resumable: it is short and deterministic; run it again); a stop request
+// (lvm/train/stop_signal.h) is taken between EM steps, where last.pt and best.pt get the fit in
+// progress and metrics.csv its rows so far.
+// model.fit: gradient runs Adam on the exact log-likelihood for train.epochs epochs in the gradient
+// trainer's loop (train::train, lvm/train/trainer.h) with TrainHooks for the vector data, the
+// initialisation on a fresh start, validation and best.pt by the training log-likelihood, these
+// metrics columns and this summary.json; so it resumes, stops at a step boundary, checkpoints every
+// train.checkpoint_every steps and follows train.on_nonfinite as the VAE does.
+// A stop throws TrainingInterrupted and writes no summary.json.
 
 #include <cstdint>
 #include <string>
@@ -36,11 +40,13 @@ struct GmmSummary {
   int64_t n_parameters = 0, n_train = 0, n_test = 0, dim = 0;
   double init_seconds = 0;  // initialisation (k-means++ and Lloyd, or random)
   double fit_seconds = 0;   // initialisation + EM steps or epochs, without evaluation and file writes
+                            // (a resumed gradient fit: this process's epochs)
 };
 
 /// The metrics.csv header of a GMM run (without newline).
 extern const char* const kGmmMetricsHeader;
 
+/// The fit model.fit names (request.hooks are the gradient fit's own: any given are replaced).
 GmmSummary train_gmm(const TrainRequest& request);
 
 /// What `lvm train` prints for a mixture: steps, train and test log-likelihood, BIC, fit time.

@@ -4,6 +4,8 @@
 
 #include <torch/torch.h>
 
+#include "lvm/export/amortised.h"
+
 namespace lvm {
 
 Vae::Vae(const VaeOptions& options) : options_(options) {
@@ -39,6 +41,13 @@ std::shared_ptr<Distribution> Vae::proposal(const torch::Tensor& x) {
 
 torch::Tensor Vae::log_likelihood(const torch::Tensor& x, const torch::Tensor& z) {
   return decoder_->log_likelihood(x, z);
+}
+
+std::unique_ptr<torchscript::ModelScript> Vae::script() {
+  auto out = torchscript::amortised_model_script(
+      *this, "ExportedVae", encoder_->script(), decoder_->script(),
+      torchscript::standard_normal_prior_script(latent_dim(), parameters().front().scalar_type()));
+  return std::make_unique<torchscript::ModelScript>(std::move(out));
 }
 
 }  // namespace lvm

@@ -37,6 +37,8 @@ class Vae : public LatentVariableModel {
   torch::Tensor log_likelihood(const torch::Tensor& x, const torch::Tensor& z) override;
   std::vector<torch::Tensor> proposal_parameters() override { return encoder_->parameters(); }
   bool needs_binary_data() const override { return options_.likelihood() == "bernoulli"; }
+  /// Its encoder, decoder and N(0, I) prior composed by lvm/export/amortised.h.
+  std::unique_ptr<torchscript::ModelScript> script() override;
 
   /// q_φ(z|x): x [B, D] -> Normal with mean, log_var [B, Z]
   Normal encode(const torch::Tensor& x) { return encoder_->forward(x); }

@@ -5,15 +5,19 @@
 #include <vector>
 
 #include "lvm/config/config.h"
+#include "lvm/nn/part_config.h"
 #include "lvm/objectives/objective.h"
 
 namespace lvm {
 
 struct VaeConfig : config::ModelOptionsBase<VaeConfig>, ObjectiveConfig {
   int64_t latent_dim = 50;
-  std::vector<int64_t> encoder_hidden = {200, 200};
-  std::vector<int64_t> decoder_hidden = {200, 200};
-  std::string activation = "tanh";       // tanh | relu | elu | softplus
+  // q(z|x) and p(x|z): parts chosen by config (lvm/nn/part_config.h), each an MLP with hidden
+  // [200, 200] and tanh by default. The VAE takes one activation for both (VaeOptions), so the
+  // two parts' activations must agree (check() says so). The flat keys of lvm 0.1
+  // (encoder_hidden, decoder_hidden, activation) are still read into these sections.
+  nn::PartConfig encoder;
+  nn::PartConfig decoder;
   std::string likelihood = "bernoulli";  // bernoulli | gaussian
 
   void visit_fields(config::FieldVisitor& v) override;
