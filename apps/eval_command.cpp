@@ -35,6 +35,7 @@ struct EvalArgs {
   std::string checkpoint = "best";
   int64_t limit = 0;
   std::string per_example;
+  std::string output;  // the report (default RUN_DIR/eval.json)
   std::string data_path;
   std::string device;
   int64_t threads = -1;
@@ -48,9 +49,6 @@ void validate(const EvalArgs& a) {
     throw UsageError(fmt::format("--limit must be >= 0 (0: the whole split), got {}", a.limit));
   if (a.split != "test" && a.split != "validation" && a.split != "train") {
     throw UsageError("--split: unknown split '" + a.split + "' (expected test, validation or train)");
-  }
-  if (a.checkpoint != "best" && a.checkpoint != "last") {
-    throw UsageError("--checkpoint: unknown checkpoint '" + a.checkpoint + "' (expected best or last)");
   }
 }
 
@@ -111,7 +109,10 @@ Command add_eval_command(CLI::App& app) {
   cmd->add_option("--chunk", args->options.chunk,
                   "Samples drawn at a time (default: automatic; bounds memory)");
   cmd->add_option("--seed", args->options.seed, "Random seed for the samples (default 0)");
-  cmd->add_option("--checkpoint", args->checkpoint, "best | last (default best)");
+  cmd->add_option("--checkpoint", args->checkpoint,
+                  "best, last, or a path to a .pt file of the run, e.g. RUN/checkpoints/epoch_0040.pt "
+                  "(default best)");
+  cmd->add_option("-o,--output", args->output, "Where to write the report (default RUN_DIR/eval.json)");
   cmd->add_option("--batch-size", args->options.batch_size, "Examples per batch (default 100)");
   cmd->add_option("--limit", args->limit, "Evaluate only the first N examples of the split (0: all)");
   cmd->add_option("--per-example", args->per_example, "Write per-example values to this CSV file");
@@ -136,9 +137,10 @@ Command add_eval_command(CLI::App& app) {
         const auto progress_mode = train::parse_progress_mode(a.progress);
         // Outputs are checked before the (long) evaluation, so an unwritable place fails at once.
         if (!a.per_example.empty()) check_output_path("--per-example", a.per_example);
+        if (!a.output.empty()) check_output_path("-o", a.output);
 
         auto run = train::load_run(a.run_dir, a.checkpoint, torch::kCPU);
-        if (::access(a.run_dir.c_str(), W_OK) != 0) {
+        if (a.output.empty() && ::access(a.run_dir.c_str(), W_OK) != 0) {
           throw UsageError(fmt::format("{}/eval.json: cannot write there (run directory {} is not writable)",
                                        a.run_dir, a.run_dir));
         }
@@ -184,7 +186,7 @@ Command add_eval_command(CLI::App& app) {
         if (grey_bernoulli)
           json.set("note", "Bernoulli likelihood on grey levels: cross-entropies, not log-likelihoods");
 
-        const std::string json_path = a.run_dir + "/eval.json";
+        const std::string json_path = a.output.empty() ? a.run_dir + "/eval.json" : a.output;
         util::write_file_atomic(json_path, json.dump());
         if (!a.per_example.empty())
           util::write_file_atomic(a.per_example, report.per_example_csv(split.data.labels));

@@ -1,5 +1,5 @@
-// lvm train CONFIG [--set key=value ...] [--run-dir DIR] [--overwrite]
-// lvm train --resume RUN_DIR [--set train.epochs=N]
+// lvm train CONFIG [--set key=value ...] [--run-dir DIR] [--overwrite] [--keep-epochs 1,4,13]
+// lvm train --resume RUN_DIR [--set train.epochs=N] [--keep-epochs ...]
 
 #include <filesystem>
 #include <iostream>
@@ -20,6 +20,7 @@ struct TrainArgs {
   std::string run_dir;
   std::string resume_dir;
   bool overwrite = false;
+  std::vector<int64_t> keep_epochs;
 };
 }  // namespace
 
@@ -33,6 +34,10 @@ Command add_train_command(CLI::App& app) {
   cmd->add_option("--resume", args->resume_dir,
                   "Continue the run in this directory from its last checkpoint");
   cmd->add_flag("--overwrite", args->overwrite, "Replace a run directory that already holds a run");
+  cmd->add_option("--keep-epochs", args->keep_epochs,
+                  "Also keep checkpoints/epoch_NNNN.pt after these epochs, e.g. 1,4,13,40 (learning curves)")
+      ->delimiter(',')
+      ->check(CLI::PositiveNumber);
 
   return {
       cmd, [args]() {
@@ -64,6 +69,7 @@ Command add_train_command(CLI::App& app) {
           request.run_dir = args->run_dir.empty() ? request.config.resolved_run_dir() : args->run_dir;
           request.overwrite = args->overwrite;
         }
+        request.keep_epochs = args->keep_epochs;
         // Ctrl-C / SIGTERM: stop at the next step boundary with a checkpoint (see stop_signal.h);
         // the gradient trainer and the mixture's own fit (EM steps, gradient epochs) both look.
         train::install_stop_handlers();

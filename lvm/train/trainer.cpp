@@ -1,5 +1,6 @@
 #include "lvm/train/trainer.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <csignal>
@@ -380,6 +381,9 @@ TrainSummary train(const TrainRequest& request) {
     // epoch. Killed in between, the resumed run replays the epoch and writes the same best.pt
     // again; the other order would leave a best.pt that nothing rewrites.
     if (improved) files.checkpoint("best", *model, &optimizer, state);
+    const auto& keep = request.keep_epochs;
+    if (std::find(keep.begin(), keep.end(), epoch + 1) != keep.end())
+      files.checkpoint(fmt::format("epoch_{:04d}", epoch + 1), *model, &optimizer, state);
     files.checkpoint("last", *model, &optimizer, state);
     files.write("metrics.csv", state.metrics_csv);
     if (snapshots) snapshots->after_epoch(*model, epoch + 1);

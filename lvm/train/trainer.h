@@ -115,9 +115,9 @@ struct TrainHooks {
 
 struct TrainRequest {
   config::ExperimentConfig config;
-  std::string run_dir;          // where the run lives (config.resolved_run_dir() by default)
-  bool resume = false;          // continue from run_dir/checkpoints/last.pt
-  bool overwrite = false;       // allow replacing a run directory that already holds a run
+  std::string run_dir;     // where the run lives (config.resolved_run_dir() by default)
+  bool resume = false;     // continue from run_dir/checkpoints/last.pt
+  bool overwrite = false;  // allow replacing a run directory that already holds a run
   std::ostream* log = nullptr;  // progress and messages (default std::cerr)
 
   // Seams of the loop for programs that drive it (data-parallel training):
@@ -132,6 +132,9 @@ struct TrainRequest {
   bool writes = true;
   /// Seams for the model's side of the loop: its data, start, validation, metrics and summary.
   TrainHooks hooks{};
+  /// Epochs (1-based) after which checkpoints/epoch_NNNN.pt is kept too, for learning curves
+  /// (lvm eval --checkpoint RUN/checkpoints/epoch_0004.pt). Empty: best.pt and last.pt only.
+  std::vector<int64_t> keep_epochs{};
 };
 
 /// The gradient trainer: Adam on the objective the model's spec names (lvm/models/registry.h),

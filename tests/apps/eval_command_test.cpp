@@ -38,7 +38,8 @@ class EvalCommand : public ::testing::Test {
                             "\n  validation_size: 100\n"
                             "train:\n  epochs: 2\n  batch_size: 50\n"
                             "output:\n  progress: none\n");
-    const auto trained = run_lvm("train " + dir_->file("tiny.yaml") + " --run-dir " + run_dir());
+    const auto trained =
+        run_lvm("train " + dir_->file("tiny.yaml") + " --run-dir " + run_dir() + " --keep-epochs 1");
     ASSERT_EQ(trained.exit_code, 0) << trained.output;
   }
   static void TearDownTestSuite() { delete dir_; }
@@ -131,6 +132,30 @@ TEST_F(EvalCommand, SeedsSplitsCheckpointsAndModelErrors) {
 
 // A model with a closed-form log p(x) gets the exact estimator; its proposal is the exact
 // posterior, so every importance weight is p(x) itself and the IWAE estimate equals it.
+TEST_F(EvalCommand, AKeptEpochIsEvaluatedIntoItsOwnReport) {
+  // Training kept epoch 1 beside best.pt and last.pt (--keep-epochs 1), and no other epoch.
+  const auto kept = run_dir() + "/checkpoints/epoch_0001.pt";
+  ASSERT_TRUE(std::filesystem::exists(kept));
+  EXPECT_FALSE(std::filesystem::exists(run_dir() + "/checkpoints/epoch_0002.pt"));
+  ASSERT_EQ(run_lvm("eval " + run_dir() + " --k 5 --limit 8 --progress none").exit_code, 0);
+  const auto run_report = testing::read_file(run_dir() + "/eval.json");
+
+  const auto out = dir_->file("epoch1.json");
+  const auto result = run_lvm("eval " + run_dir() + " --checkpoint " + kept + " -o " + out +
+                              " --k 5 --limit 8 --progress none");
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  const auto report = testing::read_file(out);
+  EXPECT_EQ(json_number(report, {"epoch"}), 1.0) << report;
+  EXPECT_NE(report.find(kept), std::string::npos) << report;
+  // The run's own report is left as it was.
+  EXPECT_EQ(testing::read_file(run_dir() + "/eval.json"), run_report);
+
+  const auto refused =
+      run_lvm("train " + dir_->file("tiny.yaml") + " --run-dir " + dir_->file("k0") + " --keep-epochs 0");
+  EXPECT_EQ(refused.exit_code, 2) << refused.output;
+  EXPECT_FALSE(std::filesystem::exists(dir_->file("k0")));
+}
+
 TEST(EvalCommandExact, TheLinearGaussianModelsExactLogLikelihood) {
   testing::TempDir dir;
   testing::write_tiny_mnist(dir.file("data"), 300, 40);
