@@ -115,9 +115,9 @@ struct TrainHooks {
 
 struct TrainRequest {
   config::ExperimentConfig config;
-  std::string run_dir;     // where the run lives (config.resolved_run_dir() by default)
-  bool resume = false;     // continue from run_dir/checkpoints/last.pt
-  bool overwrite = false;  // allow replacing a run directory that already holds a run
+  std::string run_dir;          // where the run lives (config.resolved_run_dir() by default)
+  bool resume = false;          // continue from run_dir/checkpoints/last.pt
+  bool overwrite = false;       // allow replacing a run directory that already holds a run
   std::ostream* log = nullptr;  // progress and messages (default std::cerr)
 
   // Seams of the loop for programs that drive it (data-parallel training):
