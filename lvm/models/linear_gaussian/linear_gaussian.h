@@ -24,6 +24,9 @@ class LinearGaussian : public LatentVariableModel {
   /// The exact posterior p(z|x).
   std::shared_ptr<Distribution> proposal(const torch::Tensor& x) override;
   std::optional<torch::Tensor> exact_log_marginal(const torch::Tensor& x) override;
+  /// The exported model: log_prob(x) -> [B] (exact), encode(x) -> (mean [B, Z], scale_tril [Z, Z])
+  /// of p(z|x), sample(n) -> [n, D], sample_latent(n) -> [n, Z], forward = log_prob.
+  std::unique_ptr<torchscript::ModelScript> script() override;
 
   /// p(z|x) for x [B, D]: mean [B, Z], shared scale_tril [Z, Z].
   MultivariateNormal posterior(const torch::Tensor& x);

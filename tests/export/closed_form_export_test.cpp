@@ -1,6 +1,7 @@
-// TorchScript export of the Gaussian mixture, for every covariance type: each exported method
-// against the native model (log_prob against the exact log p(x), responsibilities, hard
-// assignments, draws under the same seed), the attributes, and the refusal of bad input.
+// TorchScript export of the models with a closed-form log p(x): the Gaussian mixture, for every
+// covariance type (log_prob against the exact log p(x), responsibilities, hard assignments,
+// draws under the same seed, the attributes, bad input), and the linear-Gaussian model
+// (probabilistic PCA: log_prob, the exact posterior, draws).
 
 #include <gtest/gtest.h>
 #include <torch/script.h>
@@ -8,6 +9,7 @@
 
 #include "lvm/export/torchscript.h"
 #include "lvm/models/gmm/gaussian_mixture.h"
+#include "lvm/models/linear_gaussian/linear_gaussian.h"
 #include "tests/testing.h"
 
 namespace lvm::torchscript {
@@ -137,6 +139,34 @@ TEST(GmmExport, BadInputIsAClearError) {
             std::string::npos);
   EXPECT_NE(error_of([&] { call(m, "sample", {int64_t{-2}}); }).find("expected n >= 0, got -2"),
             std::string::npos);
+}
+
+TEST(LinearGaussianExport, LogProbPosteriorAndDrawsMatchTheClosedForms) {
+  testing::TempDir dir;
+  torch::manual_seed(8);
+  const auto opts = torch::TensorOptions().dtype(torch::kDouble);
+  LinearGaussian model(torch::randn({5, 2}, opts), torch::randn({5}, opts), 0.7);
+  ExportMetadata metadata;
+  metadata.input_shape = {5};
+  save_module(model, metadata, dir.file("ppca.pt"));
+  auto m = torch::jit::load(dir.file("ppca.pt"));
+  EXPECT_EQ(m.attr("model_kind").toStringRef(), "linear_gaussian");
+  torch::NoGradGuard no_grad;
+  const auto x = torch::randn({30, 5}, opts) * 2;
+  expect_close(call(m, "log_prob", {x}), *model.exact_log_marginal(x), "log_prob");
+  // The posterior's mean and covariance from the method against the closed form computed here:
+  // Σ = (I + WᵀW/σ²)⁻¹, mean = Σ Wᵀ (x − b) / σ².
+  const auto w = model.weight(), var = model.noise_variance();
+  const auto sigma = torch::inverse(torch::eye(2, opts) + torch::matmul(w.t(), w) / var);
+  const auto expected_mean = torch::matmul(torch::matmul(sigma, w.t()), (x - model.bias()).t()).t() / var;
+  const auto tuple = m.get_method("encode")({x}).toTuple();
+  expect_close(tuple->elements()[0].toTensor(), expected_mean, "encode mean");
+  const auto factor = tuple->elements()[1].toTensor();
+  expect_close(torch::matmul(factor, factor.t()), sigma, "encode covariance");
+  torch::manual_seed(3);
+  const auto native = model.sample(20);
+  torch::manual_seed(3);
+  expect_close(call(m, "sample", {int64_t{20}}), native, "sample");
 }
 
 }  // namespace
