@@ -4,7 +4,8 @@
 #   scripts/test.sh [--sanitize] [BUILD_DIR]      (default: build)
 # Both builds treat compiler warnings as errors. Before building, the C++ files changed since
 # origin/main (or, without one, in the last commit and the working tree) must be formatted as
-# .clang-format says. After the suite, the package is installed into BUILD_DIR/stage and
+# .clang-format says, and the README's reproduction table must be what bench/reproduce/results
+# gives (scripts/results_table.py --check). After the suite, the package is installed into BUILD_DIR/stage and
 # examples/custom_model is built against it and run.
 #   --sanitize  then also: a clang build with AddressSanitizer + UBSan and the libFuzzer targets
 #               (build-sanitize), the whole suite under the sanitizers, and each fuzzer for
@@ -28,6 +29,9 @@ fi
 
 echo "== formatting (clang-format)"
 scripts/check_format.sh
+
+echo "== README's reproduction table against bench/reproduce/results"
+python3 scripts/results_table.py --check
 
 # ccache, where it is installed, makes rebuilds of unchanged files free.
 LAUNCHER=()
