@@ -4,7 +4,7 @@
 # TorchScript and draw pictures of it (samples, reconstructions, ...) into the run directory.
 # Idempotent: finished steps are skipped.
 #   scripts/demo.sh                   train configs/vae_mnist.yaml for DEMO_EPOCHS epochs (default 10)
-#   DEMO_EPOCHS=328 scripts/demo.sh   the full config (about an hour on 2 cores)
+#   DEMO_EPOCHS=50 scripts/demo.sh    the full config
 #   DEMO_EVAL_K, DEMO_EVAL_IMAGES     the evaluation's samples per image (500) and test images (1000)
 set -euo pipefail
 cd "$(dirname "$0")/.."
