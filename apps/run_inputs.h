@@ -53,10 +53,16 @@ inline void require_image_model(const train::LoadedRun& run, const std::string& 
 }
 
 /// The run's data set, from `data_path` when given (else the path in its config.yaml).
-inline data::ImageDataset load_run_data(const train::LoadedRun& run, const std::string& data_path,
-                                        torch::Device device) {
+/// The run's data config, pointed at `data_path` when given.
+inline config::DataConfig run_data_config(const train::LoadedRun& run, const std::string& data_path) {
   auto data_config = run.config.data;
   if (!data_path.empty()) data_config.path = data_path;
+  return data_config;
+}
+
+inline data::ImageDataset load_run_data(const train::LoadedRun& run, const std::string& data_path,
+                                        torch::Device device) {
+  const auto data_config = run_data_config(run, data_path);
   auto dataset = data::load_image_dataset(data_config, device, run.config.train.seed);
   if (dataset.dim() != run.data_dim) {
     throw UsageError(data_config.path + ": images of " + std::to_string(dataset.height) + "x" +
@@ -69,8 +75,7 @@ inline data::ImageDataset load_run_data(const train::LoadedRun& run, const std::
 /// The run's vector data set (a mixture's run), from `data_path` when given.
 inline data::VectorDataset load_run_vectors(const train::LoadedRun& run, const std::string& data_path,
                                             torch::Device device) {
-  auto data_config = run.config.data;
-  if (!data_path.empty()) data_config.path = data_path;
+  const auto data_config = run_data_config(run, data_path);
   auto vectors = data::load_vector_dataset(data_config, device, run.config.train.seed);
   if (vectors.dim() != run.data_dim) {
     throw UsageError(data_config.path + ": points of dimension " + std::to_string(vectors.dim()) +
