@@ -27,10 +27,11 @@ std::shared_ptr<Distribution> BernoulliDecoderImpl::forward(const torch::Tensor&
 }
 
 torch::Tensor BernoulliDecoderImpl::log_likelihood(const torch::Tensor& x, const torch::Tensor& z) {
-  // Training needs the autograd graph of the plain form; evaluation takes the fused one.
+  // Training: the logits' graph, with the likelihood's own fused backward pass. Evaluation takes
+  // the blocked form below, which never holds all logits at once.
   if (torch::GradMode::is_enabled() || x.dim() != 2 || z.dim() != 3 || z.size(1) != x.size(0) ||
       z.size(0) == 0) {
-    return Bernoulli(net_->forward(z)).log_prob(x);
+    return bernoulli_log_prob(net_->forward(z), x);
   }
   const auto& output = net_->output_layer();
   const int64_t batch = std::max<int64_t>(1, x.size(0));

@@ -131,6 +131,26 @@ __attribute__((target("avx2,fma"))) void softplus_sum_avx2(const float* logits, 
   }
 }
 
+// σ(l) for any l from e = exp(−|l|): 1/(1+e) for l ≥ 0, e/(1+e) below.
+__attribute__((target("avx2,fma"))) inline __m256 sigmoid(__m256 l) {
+  const __m256 one = _mm256_set1_ps(1.0f);
+  const __m256 e = exp_nonpositive(_mm256_or_ps(l, _mm256_set1_ps(-0.0f)));
+  const __m256 s = _mm256_div_ps(one, _mm256_add_ps(one, e));
+  return _mm256_blendv_ps(s, _mm256_mul_ps(e, s), _mm256_cmp_ps(l, _mm256_setzero_ps(), _CMP_LT_OQ));
+}
+
+// out[d] = g · (x[d] − σ(l[d])) over one row.
+__attribute__((target("avx2,fma"))) void bernoulli_grad_row_avx2(const float* l, const float* x, float g,
+                                                                 int64_t dim, float* out) {
+  const __m256 gv = _mm256_set1_ps(g);
+  int64_t d = 0;
+  for (; d + 8 <= dim; d += 8) {
+    const __m256 residual = _mm256_sub_ps(_mm256_loadu_ps(x + d), sigmoid(_mm256_loadu_ps(l + d)));
+    _mm256_storeu_ps(out + d, _mm256_mul_ps(gv, residual));
+  }
+  for (; d < dim; ++d) out[d] = g * (x[d] - 1.0f / (1.0f + std::exp(-l[d])));
+}
+
 bool cpu_has_avx2() {
   static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
   return has;
@@ -160,6 +180,65 @@ bool use_cpu_kernel(const torch::Tensor& t) {
   return t.device().is_cpu() && t.scalar_type() == torch::kFloat;
 }
 
+void bernoulli_grad_row_scalar(const float* l, const float* x, float g, int64_t dim, float* out) {
+  for (int64_t d = 0; d < dim; ++d) out[d] = g * (x[d] - 1.0f / (1.0f + std::exp(-l[d])));
+}
+
+// grad [rows, dim] = g[r] · (x[r mod x_rows] − σ(logits[r])), rows split over the intra-op threads.
+void bernoulli_grad_cpu(const float* logits, const float* x, int64_t x_rows, const float* g, int64_t rows,
+                        int64_t dim, float* grad) {
+  at::parallel_for(0, rows, 64, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      const float* l = logits + r * dim;
+      const float* xr = x + (r % x_rows) * dim;
+#ifdef LVM_HAVE_AVX2_KERNEL
+      if (cpu_has_avx2()) {
+        bernoulli_grad_row_avx2(l, xr, g[r], dim, grad + r * dim);
+        continue;
+      }
+#endif
+      bernoulli_grad_row_scalar(l, xr, g[r], dim, grad + r * dim);
+    }
+  });
+}
+
+// Whether bernoulli_log_prob can take its fused path: CPU float32 logits [..., B, D] and an x of
+// shape [B, D] or the logits' own, with no gradient wanted for x.
+bool fused_log_prob_applies(const torch::Tensor& logits, const torch::Tensor& x) {
+  if (!use_cpu_kernel(logits) || !use_cpu_kernel(x) || x.requires_grad() || logits.dim() < 2) return false;
+  if (x.sizes() == logits.sizes()) return true;
+  return x.dim() == 2 && x.size(0) == logits.size(-2) && x.size(1) == logits.size(-1);
+}
+
+struct BernoulliLogProb : torch::autograd::Function<BernoulliLogProb> {
+  // logits [..., B, D], x [B, D] or [..., B, D] -> [..., B]
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& logits,
+                               const torch::Tensor& x) {
+    const auto l = logits.contiguous();
+    const auto xs = x.contiguous();
+    const int64_t dim = l.size(-1), rows = l.numel() / std::max<int64_t>(dim, 1);
+    auto softplus = torch::empty({rows}, l.options());
+    softplus_sum_cpu(l.data_ptr<float>(), nullptr, rows, dim, softplus.data_ptr<float>());
+    auto shape = l.sizes().vec();
+    shape.pop_back();
+    ctx->save_for_backward({l, xs});
+    return (l * xs).sum(-1) - softplus.view(shape);
+  }
+
+  static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx,
+                                               torch::autograd::tensor_list grad_outputs) {
+    const auto saved = ctx->get_saved_variables();
+    const auto& l = saved[0];
+    const auto& xs = saved[1];
+    const auto g = grad_outputs[0].contiguous();
+    const int64_t dim = l.size(-1), rows = l.numel() / std::max<int64_t>(dim, 1);
+    auto grad = torch::empty_like(l);
+    bernoulli_grad_cpu(l.data_ptr<float>(), xs.data_ptr<float>(), xs.numel() / std::max<int64_t>(dim, 1),
+                       g.data_ptr<float>(), rows, dim, grad.data_ptr<float>());
+    return {grad, torch::Tensor()};
+  }
+};
+
 }  // namespace
 
 torch::Tensor softplus_sum(const torch::Tensor& logits) {
@@ -186,6 +265,11 @@ torch::Tensor softplus_sum_portable(const torch::Tensor& logits) {
   return out;
 }
 }  // namespace detail
+
+torch::Tensor bernoulli_log_prob(const torch::Tensor& logits, const torch::Tensor& x) {
+  if (!fused_log_prob_applies(logits, x)) return (x * logits - torch::softplus(logits)).sum(-1);
+  return BernoulliLogProb::apply(logits, x);
+}
 
 torch::Tensor bernoulli_linear_log_likelihood(const torch::Tensor& x, const torch::Tensor& h,
                                               const torch::Tensor& weight, const torch::Tensor& bias) {

@@ -20,6 +20,12 @@ namespace detail {
 torch::Tensor softplus_sum_portable(const torch::Tensor& logits);
 }  // namespace detail
 
+/// logits [..., B, D], x [B, D] (or the logits' shape) -> [..., B]: Σ_d x_d l_d − softplus(l_d)
+/// with autograd, for training. Its backward pass is one fused pass, ∂/∂l_d = g·(x_d − σ(l_d)),
+/// instead of the half dozen of the plain form; the forward is the softplus_sum kernel. CPU
+/// float32 with an x that needs no gradient; anything else takes the plain ATen form.
+torch::Tensor bernoulli_log_prob(const torch::Tensor& logits, const torch::Tensor& x);
+
 /// x [B, D], h [K, B, H], weight [D, H], bias [D] -> [K, B]: Σ_d x_d l_d − softplus(l_d) with
 /// l = h Wᵀ + b, the Bernoulli log-likelihood of x under the logits l.
 torch::Tensor bernoulli_linear_log_likelihood(const torch::Tensor& x, const torch::Tensor& h,

@@ -84,8 +84,13 @@ ObjectiveResult iwae(LatentVariableModel& model, const torch::Tensor& x, int64_t
       const auto grads = torch::autograd::grad({surrogate}, params, {}, retain, false, /*allow_unused=*/true);
       for (size_t i = 0; i < params.size(); ++i) {
         if (!grads[i].defined()) continue;
+        // In place where a gradient exists: it may be a view of the optimiser's flat buffer.
         auto& g = params[i].mutable_grad();
-        g = g.defined() ? g + grads[i] : grads[i].clone();
+        if (g.defined()) {
+          g.add_(grads[i]);
+        } else {
+          g = grads[i].clone();
+        }
       }
     };
     accumulate(proposal_surrogate, proposal_params, /*retain=*/true);

@@ -18,7 +18,7 @@
 #include "lvm/runtime/runtime.h"
 #include "lvm/train/checkpoint.h"
 #include "lvm/train/evaluate.h"
-#include "lvm/train/gradients.h"
+#include "lvm/train/flat_adam.h"
 #include "lvm/train/memory_check.h"
 #include "lvm/train/progress.h"
 #include "lvm/train/schedule.h"
@@ -37,8 +37,8 @@ const char* const kMetricsHeader =
 
 namespace {
 
-torch::optim::AdamOptions adam_options(const config::TrainConfig& t) {
-  return torch::optim::AdamOptions(t.lr).betas({t.beta1, t.beta2}).eps(t.eps);
+FlatAdamOptions adam_options(const config::TrainConfig& t) {
+  return {torch::optim::AdamOptions(t.lr).betas({t.beta1, t.beta2}).eps(t.eps), 0};
 }
 
 void set_learning_rate(torch::optim::Optimizer& optimizer, double lr) {
@@ -195,7 +195,7 @@ TrainSummary train(const TrainRequest& request) {
   }
   model->to(device);
   const Objective objective = request.objective ? request.objective : spec.objective(cfg.model.options());
-  torch::optim::Adam optimizer(model->parameters(), adam_options(cfg.train));
+  FlatAdam optimizer(model->parameters(), adam_options(cfg.train));
   const auto validate = [&](const torch::Tensor& x) {
     return hooks.validate ? hooks.validate(*model, x) : elbo_score(*model, x, cfg.train.eval_batch_size);
   };
@@ -286,7 +286,7 @@ TrainSummary train(const TrainRequest& request) {
       // One host sync per step (loss and gradient norm together): the price of naming the exact
       // step a non-finite value appears at, before it reaches the parameters.
       const auto checks =
-          torch::stack({result.loss.detach().to(torch::kDouble), gradient_norm(parameters)}).cpu();
+          torch::stack({result.loss.detach().to(torch::kDouble), optimizer.gradient_norm()}).cpu();
       const double loss = checks[0].item<double>();
       const double grad_norm = checks[1].item<double>();
       const bool finite = std::isfinite(loss) && std::isfinite(grad_norm);
@@ -311,7 +311,7 @@ TrainSummary train(const TrainRequest& request) {
       } else {
         skips_in_a_row = 0;
         // The norm read above, rather than clip_grad_norm_ computing it again.
-        if (cfg.train.grad_clip > 0) clip_gradient_norm(parameters, grad_norm, cfg.train.grad_clip);
+        if (cfg.train.grad_clip > 0) optimizer.clip_gradients(grad_norm, cfg.train.grad_clip);
         optimizer.step();
         value_sum += result.value.sum().to(torch::kDouble);
         seen += x.size(0);

@@ -80,6 +80,46 @@ TEST(BernoulliLinearLogLikelihood, RejectsMismatchedShapes) {
   }
 }
 
+// The training form: value and gradient against the plain formula in double, over widths around
+// the kernel's 8-wide step and logits from the saturated ends to zero; x broadcast over samples.
+TEST(BernoulliLogProb, ValueAndGradientMatchTheDoubleReference) {
+  torch::manual_seed(1);
+  for (int64_t dim : {1, 7, 8, 29, 784}) {
+    auto logits = (torch::randn({3, 5, dim}) * 6);
+    logits[0][0].fill_(0);
+    logits[0][1].fill_(60);
+    logits[0][2].fill_(-60);
+    logits.requires_grad_();
+    const auto x = torch::bernoulli(torch::full({5, dim}, 0.4));
+    const auto value = bernoulli_log_prob(logits, x);
+    ASSERT_EQ(value.sizes(), (std::vector<int64_t>{3, 5}));
+    const auto g = torch::randn({3, 5});
+    (value * g).sum().backward();
+
+    const auto reference_logits = logits.detach().to(torch::kDouble).requires_grad_();
+    const auto xd = x.to(torch::kDouble);
+    const auto reference = (xd * reference_logits - torch::softplus(reference_logits)).sum(-1);
+    (reference * g.to(torch::kDouble)).sum().backward();
+    // Float rounding: a few units of 1e-7 relative to the sum of the terms' magnitudes.
+    const auto magnitude =
+        ((xd * reference_logits).abs() + torch::softplus(reference_logits)).sum(-1).detach();
+    EXPECT_TRUE(((value.to(torch::kDouble) - reference).abs() <= 1e-6 * magnitude + 1e-6).all().item<bool>())
+        << "dim " << dim;
+    EXPECT_LT((logits.grad().to(torch::kDouble) - reference_logits.grad()).abs().max().item<double>(), 1e-6)
+        << "dim " << dim;
+  }
+}
+
+TEST(BernoulliLogProb, OtherShapesAndDtypesTakeThePlainForm) {
+  const auto logits = torch::randn({4, 6}, torch::kDouble).requires_grad_();
+  const auto x = torch::bernoulli(torch::full({4, 6}, 0.5, torch::kDouble));
+  EXPECT_TRUE(torch::allclose(bernoulli_log_prob(logits, x), Bernoulli(logits).log_prob(x)));
+  // An x that needs its own gradient (not data) keeps autograd's form, which has it.
+  const auto soft_x = torch::rand({4, 6}).requires_grad_();
+  bernoulli_log_prob(torch::randn({4, 6}), soft_x).sum().backward();
+  EXPECT_TRUE(soft_x.grad().defined());
+}
+
 TEST(Mlp, HiddenThenOutputLayerIsForward) {
   torch::manual_seed(3);
   Mlp mlp(MlpOptions(3, {4, 5}, 2).activation("relu"));
