@@ -81,37 +81,40 @@ TEST(FlatAdam, TakesTheSameStepsAsLibTorchsAdam) {
   }
 }
 
+// The largest parameter difference after `steps` steps of LibTorch's optimiser (made by
+// `make_reference` from the parameters) and of a FlatAdam with `flat_options`, from the same start.
+template <typename MakeReference>
+double difference_after(int steps, MakeReference make_reference, FlatAdamOptions flat_options,
+                        torch::Dtype dtype = torch::kFloat) {
+  auto reference_params = make_parameters(dtype);
+  auto flat_params = copies(reference_params);
+  auto reference = make_reference(reference_params);
+  FlatAdam flat(flat_params, flat_options);
+  EXPECT_EQ(flat.fused(), dtype == torch::kFloat);
+  run_steps(reference, reference_params, steps);
+  run_steps(flat, flat_params, steps);
+  return max_difference(reference_params, flat_params);
+}
+
 TEST(FlatAdam, WeightDecayMatchesAdamAndAdamW) {
-  {
-    auto reference_params = make_parameters();
-    auto flat_params = copies(reference_params);
-    torch::optim::Adam reference(reference_params, options().weight_decay(0.05));
-    FlatAdam flat(flat_params, {options().weight_decay(0.05), 0});
-    run_steps(reference, reference_params, 200);
-    run_steps(flat, flat_params, 200);
-    EXPECT_LT(max_difference(reference_params, flat_params), 1e-5) << "L2 weight decay";
-  }
-  {
-    auto reference_params = make_parameters();
-    auto flat_params = copies(reference_params);
-    torch::optim::AdamW reference(
-        reference_params, torch::optim::AdamWOptions(1e-2).betas({0.8, 0.99}).eps(1e-6).weight_decay(0.05));
-    FlatAdam flat(flat_params, {options(), 0.05});
-    run_steps(reference, reference_params, 200);
-    run_steps(flat, flat_params, 200);
-    EXPECT_LT(max_difference(reference_params, flat_params), 1e-5) << "decoupled weight decay (AdamW)";
-  }
+  const double l2 = difference_after(
+      200, [](auto& params) { return torch::optim::Adam(params, options().weight_decay(0.05)); },
+      {options().weight_decay(0.05), 0});
+  EXPECT_LT(l2, 1e-5) << "L2 weight decay";
+  const double decoupled = difference_after(
+      200,
+      [](auto& params) {
+        return torch::optim::AdamW(
+            params, torch::optim::AdamWOptions(1e-2).betas({0.8, 0.99}).eps(1e-6).weight_decay(0.05));
+      },
+      {options(), 0.05});
+  EXPECT_LT(decoupled, 1e-5) << "decoupled weight decay (AdamW)";
 }
 
 TEST(FlatAdam, DoubleParametersTakeAdamsOwnStepExactly) {
-  auto reference_params = make_parameters(torch::kDouble);
-  auto flat_params = copies(reference_params);
-  torch::optim::Adam reference(reference_params, options());
-  FlatAdam flat(flat_params, {options(), 0});
-  EXPECT_FALSE(flat.fused());
-  run_steps(reference, reference_params, 50);
-  run_steps(flat, flat_params, 50);
-  EXPECT_EQ(max_difference(reference_params, flat_params), 0);
+  const double difference = difference_after(
+      50, [](auto& params) { return torch::optim::Adam(params, options()); }, {options(), 0}, torch::kDouble);
+  EXPECT_EQ(difference, 0);
 }
 
 TEST(FlatAdam, AutogradAccumulatesIntoTheFlatGradient) {
