@@ -6,10 +6,7 @@
 #include <ATen/Parallel.h>
 #include <torch/torch.h>
 
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
-#define LVM_HAVE_AVX2_KERNEL 1
-#endif
+#include "lvm/util/cpu_features.h"
 
 namespace lvm::nn {
 namespace {
@@ -33,6 +30,11 @@ void softplus_sum_scalar(const float* logits, const float* bias, int64_t rows, i
     }
     out[r] = static_cast<float>(sum);
   }
+}
+
+// out[d] = g · (x[d] − σ(l[d])) over one row; the reference for the fast path.
+void bernoulli_grad_row_scalar(const float* l, const float* x, float g, int64_t dim, float* out) {
+  for (int64_t d = 0; d < dim; ++d) out[d] = g * (x[d] - 1.0f / (1.0f + std::exp(-l[d])));
 }
 
 #ifdef LVM_HAVE_AVX2_KERNEL
@@ -148,20 +150,16 @@ __attribute__((target("avx2,fma"))) void bernoulli_grad_row_avx2(const float* l,
     const __m256 residual = _mm256_sub_ps(_mm256_loadu_ps(x + d), sigmoid(_mm256_loadu_ps(l + d)));
     _mm256_storeu_ps(out + d, _mm256_mul_ps(gv, residual));
   }
-  for (; d < dim; ++d) out[d] = g * (x[d] - 1.0f / (1.0f + std::exp(-l[d])));
+  bernoulli_grad_row_scalar(l + d, x + d, g, dim - d, out + d);
 }
 
-bool cpu_has_avx2() {
-  static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  return has;
-}
 #endif
 
 void softplus_sum_cpu(const float* logits, const float* bias, int64_t rows, int64_t dim, float* out) {
   // Rows are independent: split them over LibTorch's intra-op threads (one on small machines).
   at::parallel_for(0, rows, 64, [&](int64_t begin, int64_t end) {
 #ifdef LVM_HAVE_AVX2_KERNEL
-    if (cpu_has_avx2()) {
+    if (util::cpu_has_avx2()) {
       if (bias != nullptr) {
         softplus_sum_avx2<true>(logits + begin * dim, bias, end - begin, dim, out + begin);
       } else {
@@ -180,10 +178,6 @@ bool use_cpu_kernel(const torch::Tensor& t) {
   return t.device().is_cpu() && t.scalar_type() == torch::kFloat;
 }
 
-void bernoulli_grad_row_scalar(const float* l, const float* x, float g, int64_t dim, float* out) {
-  for (int64_t d = 0; d < dim; ++d) out[d] = g * (x[d] - 1.0f / (1.0f + std::exp(-l[d])));
-}
-
 // grad [rows, dim] = g[r] · (x[r mod x_rows] − σ(logits[r])), rows split over the intra-op threads.
 void bernoulli_grad_cpu(const float* logits, const float* x, int64_t x_rows, const float* g, int64_t rows,
                         int64_t dim, float* grad) {
@@ -192,7 +186,7 @@ void bernoulli_grad_cpu(const float* logits, const float* x, int64_t x_rows, con
       const float* l = logits + r * dim;
       const float* xr = x + (r % x_rows) * dim;
 #ifdef LVM_HAVE_AVX2_KERNEL
-      if (cpu_has_avx2()) {
+      if (util::cpu_has_avx2()) {
         bernoulli_grad_row_avx2(l, xr, g[r], dim, grad + r * dim);
         continue;
       }

@@ -5,13 +5,10 @@
 #include <ATen/Parallel.h>
 #include <torch/torch.h>
 
+#include "lvm/util/cpu_features.h"
+
 #include "lvm/train/gradients.h"
 #include "lvm/util/torch_compat.h"
-
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
-#define LVM_HAVE_AVX2_KERNEL 1
-#endif
 
 namespace lvm::train {
 namespace {
@@ -69,15 +66,11 @@ __attribute__((target("avx2,fma"))) void adam_avx2(float* p, const float* g, flo
   adam_scalar(p + i, g + i, m + i, v + i, n - i, c);
 }
 
-bool cpu_has_avx2() {
-  static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  return has;
-}
 #endif
 
 void adam_range(float* p, const float* g, float* m, float* v, int64_t n, const StepConstants& c) {
 #ifdef LVM_HAVE_AVX2_KERNEL
-  if (cpu_has_avx2()) return adam_avx2(p, g, m, v, n, c);
+  if (util::cpu_has_avx2()) return adam_avx2(p, g, m, v, n, c);
 #endif
   adam_scalar(p, g, m, v, n, c);
 }
