@@ -67,6 +67,8 @@ void TrainConfig::visit_fields(FieldVisitor& v) {
   v.field("beta1", beta1, open_interval(0, 1));
   v.field("beta2", beta2, open_interval(0, 1));
   v.field("eps", eps, greater_than(0));
+  v.choice("optimizer", optimizer, {"adam", "adamw"});
+  v.field("weight_decay", weight_decay, at_least(0));
   v.choice("schedule", schedule, {"none", "step", "exponential", "cosine"});
   v.field("step_size", step_size, at_least(1));
   v.field("gamma", gamma, left_open_interval(0, 1));

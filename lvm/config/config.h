@@ -128,6 +128,10 @@ struct TrainConfig : Section {
   double beta1 = 0.9;
   double beta2 = 0.999;
   double eps = 1e-8;
+  // adam: weight_decay is an L2 term added to the gradient (torch.optim.Adam's); adamw: parameters
+  // shrink by lr · weight_decay each step, apart from the gradient (torch.optim.AdamW's).
+  std::string optimizer = "adam";  // adam | adamw
+  double weight_decay = 0.0;
   std::string schedule = "none";  // none | step | exponential | cosine
   int64_t step_size = 10;         // step: epochs between decays
   double gamma = 0.5;             // step / exponential: decay factor

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <optional>
 #include <stdexcept>
 #include <utility>
 
@@ -10,6 +11,7 @@
 
 #include "lvm/distributions/kl.h"
 #include "lvm/estimators/streaming_log_sum_exp.h"
+#include "lvm/runtime/runtime.h"
 
 namespace lvm::estimators {
 namespace {
@@ -22,11 +24,36 @@ void check_input(const LatentVariableModel& model, const torch::Tensor& x, const
 void check_options(const SamplingOptions& options, const char* who) {
   TORCH_CHECK(options.k() >= 1, who, ": k must be >= 1, got ", options.k());
   TORCH_CHECK(options.chunk() >= 0, who, ": chunk must be >= 0 (0: all k at once), got ", options.chunk());
+  TORCH_CHECK(options.workers() >= 0, who, ": workers must be >= 0 (0: every core), got ", options.workers());
 }
 
 /// z for c samples: [c, B, ...], and log p(z) − log q(z) [c, B] (undefined when q is the prior:
 /// the densities cancel exactly).
 using Draw = std::function<std::pair<torch::Tensor, torch::Tensor>(int64_t c)>;
+
+// Below this many rows (samples x examples) per worker a chunk is not split: the pieces would be
+// too small for the matrix products to run at full rate, and switching the thread split costs
+// milliseconds.
+constexpr int64_t kMinRowsPerWorker = 512;
+
+// log p(x|z) of one chunk, z [c, B, ...] -> [c, B]. With several workers (CPU only) the c samples
+// are split into that many consecutive slices evaluated at once, one per core with single-threaded
+// BLAS: a sample's value does not depend on the slice it is in, and the draws are the caller's,
+// so the results are those of one call.
+torch::Tensor chunk_log_likelihood(LatentVariableModel& model, const torch::Tensor& x, const torch::Tensor& z,
+                                   int workers) {
+  const int64_t c = z.size(0);
+  if (workers < 2 || c < workers || c * x.size(0) < kMinRowsPerWorker * workers) {
+    return model.log_likelihood(x, z);
+  }
+  std::vector<torch::Tensor> pieces(static_cast<size_t>(workers));
+  runtime::run_workers(workers, [&](int w) {
+    torch::NoGradGuard no_grad;  // grad mode is per thread
+    const int64_t from = c * w / workers, to = c * (w + 1) / workers;
+    pieces[static_cast<size_t>(w)] = model.log_likelihood(x, z.slice(0, from, to));
+  });
+  return torch::cat(pieces);
+}
 
 // K samples in chunks: log w = log p(x|z) + log p(z) − log q(z) streamed into the log-sum-exp;
 // running sums for the reconstruction term and the mean log-weight.
@@ -41,10 +68,19 @@ Estimate sample_pass(LatentVariableModel& model, const torch::Tensor& x, const S
   StreamingLogSumExp log_sum_exp;
   auto rec_sum = torch::zeros({x.size(0)}, double_options);
   auto log_w_sum = torch::zeros({x.size(0)}, double_options);
+  // Every core a worker of its own on CPU (runtime::ParallelWorkers); on 1 core or a GPU, one call.
+  const auto split = runtime::current_split();
+  const int64_t wanted =
+      options.workers() > 0 ? options.workers() : std::max(split.torch_threads, split.blas_threads);
+  const bool worth_it =
+      x.device().is_cpu() && chunk >= wanted && chunk * x.size(0) >= kMinRowsPerWorker * wanted;
+  const int workers = worth_it ? static_cast<int>(wanted) : 1;
+  std::optional<runtime::ParallelWorkers> parallel;
+  if (workers > 1) parallel.emplace(workers);
   for (int64_t done = 0; done < k; done += chunk) {
     const int64_t c = std::min(chunk, k - done);
     const auto [z, correction] = draw(c);
-    const auto log_lik = model.log_likelihood(x, z).to(torch::kDouble);  // [c, B]
+    const auto log_lik = chunk_log_likelihood(model, x, z, workers).to(torch::kDouble);  // [c, B]
     TORCH_CHECK(log_lik.dim() == 2 && log_lik.size(0) == c && log_lik.size(1) == x.size(0), who,
                 ": expected log p(x|z) of shape [", c, ", ", x.size(0), "], got ", log_lik.sizes());
     const auto log_w = correction.defined() ? log_lik + correction.to(torch::kDouble) : log_lik;

@@ -29,11 +29,16 @@ struct Estimate {
   torch::Tensor mean_log_weight;
 };
 
-/// Samples per chunk; 0 means all K at once.
+/// Samples per chunk; 0 means all K at once. On CPU each chunk's samples are split over `workers`
+/// cores, each slice through the model on one core with single-threaded BLAS (0: as many as the
+/// thread split has cores, runtime::current_split(); 1: one call per chunk). The draws and the
+/// results do not depend on it; the model's log_likelihood is then called from several threads at
+/// once, on disjoint samples.
 struct SamplingOptions {
   SamplingOptions(int64_t k = 1, int64_t chunk = 0) : k_(k), chunk_(chunk) {}
   TORCH_ARG(int64_t, k);
   TORCH_ARG(int64_t, chunk);
+  TORCH_ARG(int64_t, workers) = 0;
 };
 
 /// Closed-form log p(x): x [B, D] -> log_px [B]. Throws std::invalid_argument when the model has

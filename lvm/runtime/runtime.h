@@ -4,6 +4,7 @@
 // config's `device` key means.
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include <torch/types.h>
@@ -36,6 +37,35 @@ struct ThreadSplit {
 /// 13 ms with 1+2 threads on 2 cores, 47 ms with 2+2). torch_threads / blas_threads > 0 override
 /// either share.
 ThreadSplit configure_threads(int64_t threads, int64_t torch_threads = 0, int64_t blas_threads = 0);
+
+/// The split in force: LibTorch's intra-op threads and BLAS's (1 when the BLAS cannot say).
+ThreadSplit current_split();
+
+/// Work that splits itself into independent pieces, each running its own matrix products (the
+/// samples of an importance-sampling chunk), keeps every core busy, elementwise passes included,
+/// when each piece runs on a core of its own (run_workers) with single-threaded BLAS and
+/// LibTorch: measured on 2 cores, two single-threaded sgemm callers ran 2.0x one, while one
+/// caller with 2 BLAS threads leaves its elementwise passes on one core. While this lives, both
+/// pools have one thread; the previous split comes back when it ends. Not for use while other
+/// threads run LibTorch work.
+class ParallelWorkers {
+ public:
+  explicit ParallelWorkers(int workers);
+  ~ParallelWorkers();
+  ParallelWorkers(const ParallelWorkers&) = delete;
+  ParallelWorkers& operator=(const ParallelWorkers&) = delete;
+
+  int workers() const { return workers_; }
+
+ private:
+  int workers_;
+  ThreadSplit previous_;
+};
+
+/// Runs work(0), ..., work(workers − 1) at once, work(0) on the calling thread and each other on a
+/// thread of its own, and returns when all are done; the first exception thrown is rethrown. (Not
+/// at::parallel_for: in code built without OpenMP, as lvm is, that runs on the calling thread.)
+void run_workers(int workers, const std::function<void(int worker)>& work);
 
 /// Resolves "auto" | "cpu" | "cuda" | "cuda:N". Throws std::invalid_argument with a clear message
 /// when CUDA is asked for on a build or machine without it, or the name is unknown.

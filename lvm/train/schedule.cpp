@@ -18,4 +18,17 @@ double learning_rate(const config::TrainConfig& config, int64_t epoch) {
   throw std::invalid_argument("train.schedule: unknown schedule '" + config.schedule + "'");
 }
 
+FlatAdamOptions optimizer_options(const config::TrainConfig& config) {
+  if (config.optimizer != "adam" && config.optimizer != "adamw")
+    throw std::invalid_argument("train.optimizer: unknown optimizer '" + config.optimizer + "'");
+  const bool decoupled = config.optimizer == "adamw";
+  FlatAdamOptions options;
+  options.adam = torch::optim::AdamOptions(config.lr)
+                     .betas({config.beta1, config.beta2})
+                     .eps(config.eps)
+                     .weight_decay(decoupled ? 0.0 : config.weight_decay);
+  options.decoupled_weight_decay = decoupled ? config.weight_decay : 0.0;
+  return options;
+}
+
 }  // namespace lvm::train

@@ -37,10 +37,6 @@ const char* const kMetricsHeader =
 
 namespace {
 
-FlatAdamOptions adam_options(const config::TrainConfig& t) {
-  return {torch::optim::AdamOptions(t.lr).betas({t.beta1, t.beta2}).eps(t.eps), 0};
-}
-
 void set_learning_rate(torch::optim::Optimizer& optimizer, double lr) {
   for (auto& group : optimizer.param_groups())
     static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
@@ -195,7 +191,7 @@ TrainSummary train(const TrainRequest& request) {
   }
   model->to(device);
   const Objective objective = request.objective ? request.objective : spec.objective(cfg.model.options());
-  FlatAdam optimizer(model->parameters(), adam_options(cfg.train));
+  FlatAdam optimizer(model->parameters(), optimizer_options(cfg.train));
   const auto validate = [&](const torch::Tensor& x) {
     return hooks.validate ? hooks.validate(*model, x) : elbo_score(*model, x, cfg.train.eval_batch_size);
   };

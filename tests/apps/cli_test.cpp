@@ -39,6 +39,23 @@ TEST(Cli, HelpAndUsageErrors) {
   EXPECT_NE(missing.output.find("missing CONFIG"), std::string::npos) << missing.output;
 }
 
+TEST(Cli, InfoTuneTimesEachSplitAndNamesTheChoice) {
+  testing::TempDir dir;
+  testing::write_file(dir.file("tiny.yaml"), tiny_yaml(dir.file("data")));
+  const auto tuned = run_lvm("info --no-bench --tune --config " + dir.file("tiny.yaml") +
+                             " --set train.batch_size=8 --steps 1 --rounds 1");
+  ASSERT_EQ(tuned.exit_code, 0) << tuned.output;
+  EXPECT_NE(tuned.output.find("batch 8"), std::string::npos) << tuned.output;
+  EXPECT_NE(tuned.output.find("<- fastest"), std::string::npos) << tuned.output;
+  EXPECT_NE(tuned.output.find("(automatic)"), std::string::npos) << tuned.output;
+  EXPECT_NE(tuned.output.find("chose      torch_threads: "), std::string::npos) << tuned.output;
+  // Tuning options without --tune, and configs it cannot time, are usage errors.
+  EXPECT_EQ(run_lvm("info --no-bench --config " + dir.file("tiny.yaml")).exit_code, 2);
+  const auto vectors = run_lvm("info --no-bench --tune --set data.dataset=synthetic --set model.type=gmm");
+  EXPECT_EQ(vectors.exit_code, 2) << vectors.output;
+  EXPECT_NE(vectors.output.find("data.dataset is 'synthetic'"), std::string::npos) << vectors.output;
+}
+
 TEST(Cli, ConfigErrorsNameFileLineAndKey) {
   testing::TempDir dir;
   testing::write_file(dir.file("bad.yaml"), "name: x\ntrain:\n  epochs: 2\n  batch_sise: 10\n");

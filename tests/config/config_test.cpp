@@ -111,6 +111,8 @@ TEST(Config, ParsesEveryType) {
       "  lr: 3e-4\n"
       "  gamma: 1\n"
       "  grad_clip: +2.5\n"
+      "  optimizer: adamw\n"
+      "  weight_decay: 0.01\n"
       "output:\n"
       "  run_dir: \"\"\n",
       "x.yaml");
@@ -123,6 +125,8 @@ TEST(Config, ParsesEveryType) {
   EXPECT_EQ(config.train.lr, 3e-4);
   EXPECT_EQ(config.train.gamma, 1.0);  // an integer is a valid number
   EXPECT_EQ(config.train.grad_clip, 2.5);
+  EXPECT_EQ(config.train.optimizer, "adamw");
+  EXPECT_EQ(config.train.weight_decay, 0.01);
   EXPECT_EQ(config.output.run_dir, "");
 }
 
@@ -220,6 +224,10 @@ TEST(ConfigErrors, OutOfRange) {
   EXPECT_EQ(parse_error("train:\n  eps: -1e-8\n"), "x.yaml:2: train.eps: expected a number > 0, got -1e-08");
   EXPECT_EQ(parse_error("train:\n  grad_clip: -0.5\n"),
             "x.yaml:2: train.grad_clip: expected a number >= 0, got -0.5");
+  EXPECT_EQ(parse_error("train:\n  weight_decay: -0.1\n"),
+            "x.yaml:2: train.weight_decay: expected a number >= 0, got -0.1");
+  EXPECT_EQ(parse_error("train:\n  optimizer: sgd\n"),
+            "x.yaml:2: train.optimizer: expected one of adam|adamw, got 'sgd'");
   EXPECT_EQ(parse_error("train:\n  gamma: 1.5\n"),
             "x.yaml:2: train.gamma: expected a number in (0, 1], got 1.5");
   EXPECT_EQ(parse_error("train:\n  gamma: 0\n"),

@@ -11,6 +11,7 @@
 #include "lvm/estimators/estimators.h"
 #include "lvm/models/linear_gaussian/linear_gaussian.h"
 #include "lvm/models/vae/vae.h"
+#include "lvm/runtime/runtime.h"
 
 namespace lvm::estimators {
 namespace {
@@ -181,6 +182,41 @@ TEST(ImportanceSampling, ChunkedAndUnchunkedAgreeOnTheSameDraws) {
   EXPECT_TRUE(
       torch::allclose(whole.log_px, torch::logsumexp(log_w, 0) - std::log(static_cast<double>(k)), 0, 1e-12));
   EXPECT_TRUE(torch::allclose(whole.mean_log_weight, log_w.mean(0), 0, 1e-12));
+}
+
+// On CPU each chunk's samples are split over the cores, one single-threaded BLAS worker each: the
+// draws are the same, so the estimates are those of one call up to float rounding, and the thread
+// split comes back. (A sample's logits may round differently in the last bit when its row falls
+// elsewhere in OpenBLAS's blocking: up to ~6e-8 x |log p(x|z)| ≈ 4e-5 nats per log-weight here.
+// log p(x) moves by at most that, ~1e-7 relative; the ESS by at most twice that in relative terms.)
+TEST(ImportanceSampling, SplittingChunksOverWorkersChangesNothing) {
+  torch::manual_seed(1);
+  Vae vae(VaeOptions(784, 8).encoder_hidden({64}).decoder_hidden({64, 32}).activation("tanh"));
+  vae.eval();
+  const auto original = runtime::current_split();
+  const auto x = torch::bernoulli(torch::full({6, 784}, 0.2));
+  const auto estimate = [&](int threads) {
+    const auto set = runtime::configure_threads(0, threads, threads);
+    torch::manual_seed(9);
+    auto result = importance_sampling(vae, x, SamplingOptions(700, 300));
+    const auto after = runtime::current_split();
+    EXPECT_EQ(after.torch_threads, set.torch_threads);
+    if (runtime::blas_info().library == "OpenBLAS") {
+      EXPECT_EQ(after.blas_threads, set.blas_threads);
+    }
+    return result;
+  };
+  const auto one = estimate(1);
+  for (int workers : {2, 3}) {
+    const auto split = estimate(workers);
+    EXPECT_TRUE(torch::allclose(split.log_px, one.log_px, 1e-7, 0))
+        << workers << " workers: " << (split.log_px - one.log_px);
+    EXPECT_TRUE(torch::allclose(split.rec, one.rec, 1e-7, 0)) << workers << " workers";
+    EXPECT_TRUE(torch::allclose(split.ess, one.ess, 1e-4, 0))
+        << workers << " workers: " << split.ess << one.ess;
+    EXPECT_GT(one.log_px.abs().min().item<double>(), 100);  // the scale the tolerance is relative to
+  }
+  runtime::configure_threads(0, original.torch_threads, original.blas_threads);
 }
 
 TEST(Exact, ReturnsTheClosedFormAndRefusesModelsWithout) {

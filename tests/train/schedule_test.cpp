@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include <torch/torch.h>
+
 #include "lvm/train/schedule.h"
 
 namespace lvm::train {
@@ -26,6 +28,60 @@ TEST(Schedule, EachKindFollowsItsFormula) {
   EXPECT_DOUBLE_EQ(learning_rate(t, 0), 1e-3);
   EXPECT_NEAR(learning_rate(t, 5), 5.5e-4, 1e-15);
   EXPECT_NEAR(learning_rate(t, 10), 1e-4, 1e-15);
+}
+
+// Steps a least-squares problem with `optimizer` and returns its parameters.
+template <typename Optimizer>
+torch::Tensor fit(Optimizer& optimizer, torch::Tensor w, int steps) {
+  torch::manual_seed(3);
+  const auto a = torch::randn({32, 16});
+  const auto y = torch::randn({32});
+  for (int i = 0; i < steps; ++i) {
+    optimizer.zero_grad();
+    (torch::mv(a, w) - y).pow(2).mean().backward();
+    optimizer.step();
+  }
+  return w.detach();
+}
+
+// train.optimizer and train.weight_decay give PyTorch's two meanings of weight decay:
+// the same trajectories as torch::optim::Adam's L2 term and torch::optim::AdamW's decoupled one.
+TEST(OptimizerOptions, AdamAndAdamWFollowLibTorchsOptimizers) {
+  config::TrainConfig t;
+  t.lr = 1e-2;
+  t.beta1 = 0.8;
+  t.beta2 = 0.99;
+  t.eps = 1e-6;
+  t.weight_decay = 0.1;
+  const auto start = torch::linspace(-1, 1, 16);
+  for (const std::string kind : {"adam", "adamw"}) {
+    t.optimizer = kind;
+    auto ours = start.clone().requires_grad_();
+    FlatAdam flat({ours}, optimizer_options(t));
+    auto theirs = start.clone().requires_grad_();
+    std::unique_ptr<torch::optim::Optimizer> reference;
+    if (kind == "adam") {
+      reference = std::make_unique<torch::optim::Adam>(
+          std::vector<torch::Tensor>{theirs},
+          torch::optim::AdamOptions(1e-2).betas({0.8, 0.99}).eps(1e-6).weight_decay(0.1));
+    } else {
+      reference = std::make_unique<torch::optim::AdamW>(
+          std::vector<torch::Tensor>{theirs},
+          torch::optim::AdamWOptions(1e-2).betas({0.8, 0.99}).eps(1e-6).weight_decay(0.1));
+    }
+    const auto a = fit(flat, ours, 100);
+    const auto b = fit(*reference, theirs, 100);
+    EXPECT_LT((a - b).abs().max().item<double>(), 1e-5) << kind;
+    EXPECT_GT((a - start).abs().max().item<double>(), 0.1) << kind << ": the parameters moved";
+  }
+  // The two decays differ: the test above tells them apart.
+  t.optimizer = "adam";
+  auto l2 = start.clone().requires_grad_();
+  FlatAdam adam({l2}, optimizer_options(t));
+  t.optimizer = "adamw";
+  auto decoupled = start.clone().requires_grad_();
+  FlatAdam adamw({decoupled}, optimizer_options(t));
+  EXPECT_GT((fit(adam, l2, 100) - fit(adamw, decoupled, 100)).abs().max().item<double>(), 1e-3);
 }
 
 }  // namespace
