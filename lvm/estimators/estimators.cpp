@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
-#include <optional>
 #include <stdexcept>
 #include <utility>
 
@@ -24,29 +23,38 @@ void check_input(const LatentVariableModel& model, const torch::Tensor& x, const
 void check_options(const SamplingOptions& options, const char* who) {
   TORCH_CHECK(options.k() >= 1, who, ": k must be >= 1, got ", options.k());
   TORCH_CHECK(options.chunk() >= 0, who, ": chunk must be >= 0 (0: all k at once), got ", options.chunk());
-  TORCH_CHECK(options.workers() >= 0, who, ": workers must be >= 0 (0: every core), got ", options.workers());
+  TORCH_CHECK(options.workers() >= 0 && options.workers() <= 1024, who,
+              ": workers must be in [0, 1024] (0: every core), got ", options.workers());
 }
 
 /// z for c samples: [c, B, ...], and log p(z) − log q(z) [c, B] (undefined when q is the prior:
 /// the densities cancel exactly).
 using Draw = std::function<std::pair<torch::Tensor, torch::Tensor>(int64_t c)>;
 
-// Below this many rows (samples x examples) per worker a chunk is not split: the pieces would be
-// too small for the matrix products to run at full rate, and switching the thread split costs
-// milliseconds.
+// Below this many rows (samples x examples) per worker a slice is too small for the matrix
+// products to run at full rate.
 constexpr int64_t kMinRowsPerWorker = 512;
 
+// How many workers a chunk of c samples of a batch of b examples is split over, at most `wanted`:
+// 1 (one call) on a GPU or when the slices would be too small.
+int chunk_workers(int64_t wanted, int64_t c, int64_t b, const torch::Tensor& x) {
+  if (!x.device().is_cpu() || wanted < 2) return 1;
+  return static_cast<int>(std::max<int64_t>(1, std::min({wanted, c, c * b / kMinRowsPerWorker})));
+}
+
 // log p(x|z) of one chunk, z [c, B, ...] -> [c, B]. With several workers (CPU only) the c samples
-// are split into that many consecutive slices evaluated at once, one per core with single-threaded
-// BLAS: a sample's value does not depend on the slice it is in, and the draws are the caller's,
-// so the results are those of one call.
+// are split into that many consecutive slices evaluated at once, each on a thread of its own with
+// single-threaded LibTorch and BLAS (runtime::SingleThreadedPools, for the split only: the draws
+// and the sums around it keep the process's threads). The draws are the caller's, so the result
+// is that of one call up to float rounding (a row's logits may round differently in the last
+// bit at another place in BLAS's blocking).
 torch::Tensor chunk_log_likelihood(LatentVariableModel& model, const torch::Tensor& x, const torch::Tensor& z,
-                                   int workers) {
+                                   int64_t wanted) {
   const int64_t c = z.size(0);
-  if (workers < 2 || c < workers || c * x.size(0) < kMinRowsPerWorker * workers) {
-    return model.log_likelihood(x, z);
-  }
+  const int workers = chunk_workers(wanted, c, x.size(0), x);
+  if (workers == 1) return model.log_likelihood(x, z);
   std::vector<torch::Tensor> pieces(static_cast<size_t>(workers));
+  const runtime::SingleThreadedPools single_threaded;
   runtime::run_workers(workers, [&](int w) {
     torch::NoGradGuard no_grad;  // grad mode is per thread
     const int64_t from = c * w / workers, to = c * (w + 1) / workers;
@@ -68,15 +76,10 @@ Estimate sample_pass(LatentVariableModel& model, const torch::Tensor& x, const S
   StreamingLogSumExp log_sum_exp;
   auto rec_sum = torch::zeros({x.size(0)}, double_options);
   auto log_w_sum = torch::zeros({x.size(0)}, double_options);
-  // Every core a worker of its own on CPU (runtime::ParallelWorkers); on 1 core or a GPU, one call.
+  // Every core a worker of its own (CPU): as many as the larger of the split's two pools.
   const auto split = runtime::current_split();
-  const int64_t wanted =
+  const int64_t workers =
       options.workers() > 0 ? options.workers() : std::max(split.torch_threads, split.blas_threads);
-  const bool worth_it =
-      x.device().is_cpu() && chunk >= wanted && chunk * x.size(0) >= kMinRowsPerWorker * wanted;
-  const int workers = worth_it ? static_cast<int>(wanted) : 1;
-  std::optional<runtime::ParallelWorkers> parallel;
-  if (workers > 1) parallel.emplace(workers);
   for (int64_t done = 0; done < k; done += chunk) {
     const int64_t c = std::min(chunk, k - done);
     const auto [z, correction] = draw(c);

@@ -29,16 +29,18 @@ struct Estimate {
   torch::Tensor mean_log_weight;
 };
 
-/// Samples per chunk; 0 means all K at once. On CPU each chunk's samples are split over `workers`
-/// cores, each slice through the model on one core with single-threaded BLAS (0: as many as the
-/// thread split has cores, runtime::current_split(); 1: one call per chunk). The draws and the
-/// results do not depend on it; the model's log_likelihood is then called from several threads at
-/// once, on disjoint samples.
+/// Samples per chunk; 0 means all K at once. On CPU each chunk's samples are split over up to
+/// `workers` threads, each slice through the model with single-threaded LibTorch and BLAS (0: the
+/// larger of runtime::current_split()'s two pools; 1: one call per chunk). A chunk is split only
+/// into slices of at least 512 rows (samples x examples). The draws do not depend on it and the
+/// results only up to float rounding. The model's log_likelihood is then called from several
+/// threads at once, on disjoint samples; the process's thread split changes while a chunk is
+/// split, so these functions must not run concurrently with other LibTorch work.
 struct SamplingOptions {
   SamplingOptions(int64_t k = 1, int64_t chunk = 0) : k_(k), chunk_(chunk) {}
   TORCH_ARG(int64_t, k);
   TORCH_ARG(int64_t, chunk);
-  TORCH_ARG(int64_t, workers) = 0;
+  TORCH_ARG(int64_t, workers) = 0;  // at most 1024
 };
 
 /// Closed-form log p(x): x [B, D] -> log_px [B]. Throws std::invalid_argument when the model has

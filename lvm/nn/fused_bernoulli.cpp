@@ -156,7 +156,8 @@ __attribute__((target("avx2,fma"))) void bernoulli_grad_row_avx2(const float* l,
 #endif
 
 void softplus_sum_cpu(const float* logits, const float* bias, int64_t rows, int64_t dim, float* out) {
-  // Rows are independent: split them over LibTorch's intra-op threads (one on small machines).
+  // Rows are independent. at::parallel_for runs them on the calling thread in lvm's build (no
+  // OpenMP); evaluation puts every core to work one level up (estimators' workers).
   at::parallel_for(0, rows, 64, [&](int64_t begin, int64_t end) {
 #ifdef LVM_HAVE_AVX2_KERNEL
     if (util::cpu_has_avx2()) {
@@ -178,7 +179,7 @@ bool use_cpu_kernel(const torch::Tensor& t) {
   return t.device().is_cpu() && t.scalar_type() == torch::kFloat;
 }
 
-// grad [rows, dim] = g[r] · (x[r mod x_rows] − σ(logits[r])), rows split over the intra-op threads.
+// grad [rows, dim] = g[r] · (x[r mod x_rows] − σ(logits[r])), row by row.
 void bernoulli_grad_cpu(const float* logits, const float* x, int64_t x_rows, const float* g, int64_t rows,
                         int64_t dim, float* grad) {
   at::parallel_for(0, rows, 64, [&](int64_t begin, int64_t end) {

@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include <ATen/ThreadLocalState.h>
 #include <torch/torch.h>
 
 namespace lvm::runtime {
@@ -111,24 +112,32 @@ ThreadSplit current_split() {
   return split;
 }
 
-ParallelWorkers::ParallelWorkers(int workers) : workers_(workers), previous_(current_split()) {
-  TORCH_CHECK(workers >= 1, "ParallelWorkers: workers must be >= 1, got ", workers);
-  configure_threads(0, 1, 1);
+SingleThreadedPools::SingleThreadedPools() : previous_(current_split()) { configure_threads(0, 1, 1); }
+
+SingleThreadedPools::~SingleThreadedPools() {
+  configure_threads(0, previous_.torch_threads, previous_.blas_threads);
 }
 
-ParallelWorkers::~ParallelWorkers() { configure_threads(0, previous_.torch_threads, previous_.blas_threads); }
-
 void run_workers(int workers, const std::function<void(int worker)>& work) {
-  std::vector<std::exception_ptr> errors(static_cast<size_t>(std::max(workers, 1)));
+  TORCH_CHECK(workers >= 1, "run_workers: workers must be >= 1, got ", workers);
+  std::vector<std::exception_ptr> errors(static_cast<size_t>(workers));
+  const at::ThreadLocalState caller_state;
   const auto guarded = [&](int w) {
     try {
+      const at::ThreadLocalStateGuard state(caller_state);
       work(w);
     } catch (...) {
       errors[static_cast<size_t>(w)] = std::current_exception();
     }
   };
   std::vector<std::thread> threads;
-  for (int w = 1; w < workers; ++w) threads.emplace_back(guarded, w);
+  try {
+    for (int w = 1; w < workers; ++w) threads.emplace_back(guarded, w);
+  } catch (...) {
+    // A thread that could not start: let those that did finish before reporting it.
+    for (auto& t : threads) t.join();
+    throw;
+  }
   guarded(0);
   for (auto& t : threads) t.join();
   for (const auto& e : errors)

@@ -41,30 +41,29 @@ ThreadSplit configure_threads(int64_t threads, int64_t torch_threads = 0, int64_
 /// The split in force: LibTorch's intra-op threads and BLAS's (1 when the BLAS cannot say).
 ThreadSplit current_split();
 
-/// Work that splits itself into independent pieces, each running its own matrix products (the
-/// samples of an importance-sampling chunk), keeps every core busy, elementwise passes included,
-/// when each piece runs on a core of its own (run_workers) with single-threaded BLAS and
-/// LibTorch: measured on 2 cores, two single-threaded sgemm callers ran 2.0x one, while one
-/// caller with 2 BLAS threads leaves its elementwise passes on one core. While this lives, both
-/// pools have one thread; the previous split comes back when it ends. Not for use while other
-/// threads run LibTorch work.
-class ParallelWorkers {
+/// Work split into independent pieces run on threads of their own (run_workers), each with its
+/// own matrix products (the samples of an importance-sampling chunk), keeps every core busy,
+/// elementwise passes included, when LibTorch and BLAS are single-threaded inside each piece.
+/// (Measured on 2 cores: two threads each calling single-threaded sgemm did 2.0x the work of one
+/// such thread; one caller with 2 BLAS threads leaves its elementwise passes on one core.) While
+/// this lives both pools have one thread; the previous split comes back when it ends. The split
+/// is process-wide: not for use while other threads run LibTorch work.
+class SingleThreadedPools {
  public:
-  explicit ParallelWorkers(int workers);
-  ~ParallelWorkers();
-  ParallelWorkers(const ParallelWorkers&) = delete;
-  ParallelWorkers& operator=(const ParallelWorkers&) = delete;
-
-  int workers() const { return workers_; }
+  SingleThreadedPools();
+  ~SingleThreadedPools();
+  SingleThreadedPools(const SingleThreadedPools&) = delete;
+  SingleThreadedPools& operator=(const SingleThreadedPools&) = delete;
 
  private:
-  int workers_;
   ThreadSplit previous_;
 };
 
-/// Runs work(0), ..., work(workers − 1) at once, work(0) on the calling thread and each other on a
-/// thread of its own, and returns when all are done; the first exception thrown is rethrown. (Not
-/// at::parallel_for: in code built without OpenMP, as lvm is, that runs on the calling thread.)
+/// Runs work(0), ..., work(workers − 1) at once (workers >= 1), work(0) on the calling thread and
+/// each other on a thread of its own, and returns when all are done; if any threw, the exception
+/// of the lowest-numbered one is rethrown. LibTorch's thread-local state (grad mode and the like)
+/// is the caller's in every worker. (Not at::parallel_for: in code built without OpenMP, as lvm
+/// is, that runs everything on the calling thread.)
 void run_workers(int workers, const std::function<void(int worker)>& work);
 
 /// Resolves "auto" | "cpu" | "cuda" | "cuda:N". Throws std::invalid_argument with a clear message

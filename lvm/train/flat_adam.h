@@ -4,7 +4,8 @@
 // update), each a separate pass over the parameter's memory with its own temporaries: for the
 // MNIST VAEs that is about a third of a training step. FlatAdam keeps every parameter, gradient
 // and moment as a view into one flat buffer each and updates element by element in one loop,
-// vectorised and split over LibTorch's intra-op threads.
+// vectorised (AVX2), on the calling thread: its at::parallel_for splits work only in code built
+// with OpenMP, which lvm is not (and on 2 cores LibTorch runs one intra-op thread anyway).
 //
 // It is a torch::optim::Adam: the moments live in Adam's own state map (as views of the flat
 // buffers), so checkpoints (save_adam_state / load_adam_state) and resume are unchanged, and any

@@ -91,15 +91,25 @@ ThreadTuning tune_thread_split(const config::ExperimentConfig& config, int64_t s
                     rounds, warmup));
   }
   check_tunable(config);
-  const runtime::ThreadSplit before = runtime::current_split();
+  // Put back on the way out, also when a step throws.
+  struct RestoreSplit {
+    runtime::ThreadSplit split = runtime::current_split();
+    ~RestoreSplit() { runtime::configure_threads(0, split.torch_threads, split.blas_threads); }
+  } restore;
   ThreadTuning result;
   result.batch_size = config.train.batch_size;
   result.automatic = runtime::configure_threads(config.threads);
-  const auto candidates =
-      candidate_splits(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  auto candidates = candidate_splits(config.threads > 0 ? static_cast<int>(config.threads) : cores);
+  const auto same = [](const runtime::ThreadSplit& a, const runtime::ThreadSplit& b) {
+    return a.torch_threads == b.torch_threads && a.blas_threads == b.blas_threads;
+  };
+  if (std::none_of(candidates.begin(), candidates.end(),
+                   [&](const auto& c) { return same(c, result.automatic); }))
+    candidates.push_back(result.automatic);
 
   torch::manual_seed(static_cast<uint64_t>(config.train.seed));
-  StepTimer timer(config, runtime::resolve_device(config.device));
+  StepTimer timer(config, torch::kCPU);
   std::vector<std::vector<double>> ms(candidates.size());
   for (int64_t round = 0; round < rounds; ++round) {
     for (size_t i = 0; i < candidates.size(); ++i) {
@@ -109,8 +119,6 @@ ThreadTuning tune_thread_split(const config::ExperimentConfig& config, int64_t s
     }
     if (log != nullptr) *log << fmt::format("round {}/{} done\n", round + 1, rounds);
   }
-  runtime::configure_threads(0, before.torch_threads, before.blas_threads);
-
   for (size_t i = 0; i < candidates.size(); ++i) {
     const auto [lo, hi] = std::minmax_element(ms[i].begin(), ms[i].end());
     result.timings.push_back({candidates[i], median(ms[i]), *lo, *hi});

@@ -22,7 +22,7 @@ struct SplitTiming {
 };
 
 struct ThreadTuning {
-  std::vector<SplitTiming> timings;  // in candidate order
+  std::vector<SplitTiming> timings;  // in candidate order, the automatic split among them
   runtime::ThreadSplit best;         // the smallest median
   runtime::ThreadSplit automatic;    // what configure_threads(config.threads) picks by itself
   int64_t batch_size = 0;
@@ -31,8 +31,10 @@ struct ThreadTuning {
 /// Torch and BLAS threads each in {1, 2, 4, ..., cores} (cores itself included), every pairing.
 std::vector<runtime::ThreadSplit> candidate_splits(int cores);
 
-/// Times `steps` training steps (after `warmup` untimed ones) per candidate and round, `rounds`
-/// rounds. The config's own thread keys are ignored; the process's split is restored afterwards.
+/// Times `steps` training steps on the CPU (after `warmup` untimed ones) per candidate and round,
+/// `rounds` rounds. The candidates are candidate_splits(config.threads, or all cores) and the
+/// automatic split of config.threads; torch_threads, blas_threads and device are ignored. The
+/// process's split is restored afterwards, also on an exception.
 /// Image data only (data.dataset mnist or fashion_mnist) and models with a gradient objective;
 /// throws std::invalid_argument naming what is missing otherwise. `log` (may be null) gets a
 /// line per round.

@@ -5,6 +5,10 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <mutex>
+#include <numeric>
+#include <set>
+#include <thread>
 
 #include "lvm/distributions/multivariate_normal.h"
 #include "lvm/distributions/normal.h"
@@ -189,14 +193,41 @@ TEST(ImportanceSampling, ChunkedAndUnchunkedAgreeOnTheSameDraws) {
 // split comes back. (A sample's logits may round differently in the last bit when its row falls
 // elsewhere in OpenBLAS's blocking: up to ~6e-8 x |log p(x|z)| ≈ 4e-5 nats per log-weight here.
 // log p(x) moves by at most that, ~1e-7 relative; the ESS by at most twice that in relative terms.)
+// A VAE that records the calls of its log-likelihood: thread, slice size, LibTorch threads.
+class RecordingVae : public Vae {
+ public:
+  using Vae::Vae;
+  torch::Tensor log_likelihood(const torch::Tensor& x, const torch::Tensor& z) override {
+    {
+      const std::lock_guard<std::mutex> lock(mutex_);
+      threads_.insert(std::this_thread::get_id());
+      slices_.push_back(z.size(0));
+      torch_threads_.insert(torch::get_num_threads());
+    }
+    return Vae::log_likelihood(x, z);
+  }
+  void clear() {
+    threads_.clear();
+    slices_.clear();
+    torch_threads_.clear();
+  }
+  std::set<std::thread::id> threads_;
+  std::vector<int64_t> slices_;
+  std::set<int> torch_threads_;
+
+ private:
+  std::mutex mutex_;
+};
+
 TEST(ImportanceSampling, SplittingChunksOverWorkersChangesNothing) {
   torch::manual_seed(1);
-  Vae vae(VaeOptions(784, 8).encoder_hidden({64}).decoder_hidden({64, 32}).activation("tanh"));
+  RecordingVae vae(VaeOptions(784, 8).encoder_hidden({64}).decoder_hidden({64, 32}).activation("tanh"));
   vae.eval();
   const auto original = runtime::current_split();
   const auto x = torch::bernoulli(torch::full({6, 784}, 0.2));
   const auto estimate = [&](int threads) {
     const auto set = runtime::configure_threads(0, threads, threads);
+    vae.clear();
     torch::manual_seed(9);
     auto result = importance_sampling(vae, x, SamplingOptions(700, 300));
     const auto after = runtime::current_split();
@@ -207,8 +238,17 @@ TEST(ImportanceSampling, SplittingChunksOverWorkersChangesNothing) {
     return result;
   };
   const auto one = estimate(1);
+  EXPECT_EQ(vae.slices_, (std::vector<int64_t>{300, 300, 100}));
   for (int workers : {2, 3}) {
     const auto split = estimate(workers);
+    // Chunks of 300 samples x 6 examples split into slices of >= 512 rows (3 at most), each on its
+    // own thread with one LibTorch thread; the last chunk (100 x 6 rows) stays one call, with the
+    // process's threads. (Thread ids of joined threads may be reused: at least `pieces` of them.)
+    const int64_t pieces = std::min(workers, 3);
+    EXPECT_GE(vae.threads_.size(), static_cast<size_t>(pieces)) << workers << " workers";
+    EXPECT_EQ(vae.slices_.size(), static_cast<size_t>(2 * pieces + 1)) << workers << " workers";
+    EXPECT_EQ(std::accumulate(vae.slices_.begin(), vae.slices_.end(), int64_t{0}), 700);
+    EXPECT_EQ(vae.torch_threads_, (std::set<int>{1, workers}));
     EXPECT_TRUE(torch::allclose(split.log_px, one.log_px, 1e-7, 0))
         << workers << " workers: " << (split.log_px - one.log_px);
     EXPECT_TRUE(torch::allclose(split.rec, one.rec, 1e-7, 0)) << workers << " workers";
@@ -216,6 +256,12 @@ TEST(ImportanceSampling, SplittingChunksOverWorkersChangesNothing) {
         << workers << " workers: " << split.ess << one.ess;
     EXPECT_GT(one.log_px.abs().min().item<double>(), 100);  // the scale the tolerance is relative to
   }
+  // An explicit workers(1) is one call per chunk whatever the split.
+  runtime::configure_threads(0, 2, 2);
+  vae.clear();
+  importance_sampling(vae, x, SamplingOptions(700, 300).workers(1));
+  EXPECT_EQ(vae.threads_.size(), 1u);
+  EXPECT_EQ(vae.slices_.size(), 3u);
   runtime::configure_threads(0, original.torch_threads, original.blas_threads);
 }
 

@@ -33,6 +33,7 @@ TEST(ThreadTuning, CandidatesPairPowersOfTwoUpToTheCores) {
 TEST(ThreadTuning, TimesEveryCandidateAndPicksTheFastestThenRestoresTheSplit) {
   auto config = testing::tiny_vae_config("unused");
   config.train.batch_size = 16;
+  config.threads = 0;  // every core
   const auto original = runtime::current_split();
   const auto before = runtime::configure_threads(0, 1, 1);
   const auto tuning = tune_thread_split(config, /*steps=*/2, /*rounds=*/3, /*warmup=*/1);
@@ -55,6 +56,18 @@ TEST(ThreadTuning, TimesEveryCandidateAndPicksTheFastestThenRestoresTheSplit) {
   EXPECT_EQ(tuning.batch_size, 16);
   EXPECT_EQ(torch::get_num_threads(), before.torch_threads);
   EXPECT_EQ(runtime::current_split().blas_threads, before.blas_threads);
+
+  // A thread budget caps the candidates; the automatic split is always among them.
+  config.threads = 1;
+  const auto capped = tune_thread_split(config, 1, 1, 0);
+  ASSERT_EQ(capped.timings.size(), 1u);
+  EXPECT_TRUE(same(capped.timings[0].split, {1, 1}));
+  EXPECT_TRUE(same(capped.automatic, {1, 1}));
+  config.threads = 3;  // automatic 3 + 3 (more than two cores): not a power of two
+  const auto odd = tune_thread_split(config, 1, 1, 0);
+  EXPECT_EQ(odd.timings.size(), candidate_splits(3).size());
+  EXPECT_TRUE(std::any_of(odd.timings.begin(), odd.timings.end(),
+                          [&](const SplitTiming& t) { return same(t.split, odd.automatic); }));
   runtime::configure_threads(0, original.torch_threads, original.blas_threads);
 }
 
