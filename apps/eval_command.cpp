@@ -157,9 +157,13 @@ Command add_eval_command(CLI::App& app) {
         const bool grey_bernoulli = run.model->needs_binary_data() && !split.binary;
         std::cerr << fmt::format(
             "evaluating {} ({} checkpoint, epoch {}) on {} split: {} examples, k = {}, chunk {}, batch {}, "
-            "{} ({} torch + {} BLAS threads)\n",
+            "{} ({} torch + {} BLAS threads{})\n",
             a.run_dir, a.checkpoint, run.state.epoch, a.split, n, a.options.k, chunk,
-            std::min(a.options.batch_size, n), device.str(), threads.torch_threads, threads.blas_threads);
+            std::min(a.options.batch_size, n), device.str(), threads.torch_threads, threads.blas_threads,
+            // Each chunk's samples are split over that many single-threaded workers (estimators.h).
+            device.is_cpu() ? fmt::format("; chunks split over up to {} workers",
+                                          std::max(threads.torch_threads, threads.blas_threads))
+                            : std::string());
         if (grey_bernoulli) {
           std::cerr << "note: a Bernoulli likelihood on grey-level pixels: the values below are negative "
                        "cross-entropies, not log-likelihoods\n";
