@@ -6,6 +6,7 @@
 #include <ATen/Parallel.h>
 #include <torch/torch.h>
 
+#include "lvm/util/avx2_math.h"
 #include "lvm/util/cpu_features.h"
 
 namespace lvm::nn {
@@ -38,27 +39,7 @@ void bernoulli_grad_row_scalar(const float* l, const float* x, float g, int64_t 
 }
 
 #ifdef LVM_HAVE_AVX2_KERNEL
-// e = exp(t) for t <= 0: t = n ln2 + r with |r| <= ln2/2 (ln2 split in two so n·ln2_hi is
-// exact), exp(r) by its Taylor series to degree 7 (remainder < 1e-8 relative, below float
-// rounding), times 2^n built in the exponent bits. t is clamped at -87 so 2^n stays a normal
-// float; below that 1 + e rounds to 1 anyway.
-__attribute__((target("avx2,fma"))) inline __m256 exp_nonpositive(__m256 t) {
-  t = _mm256_max_ps(t, _mm256_set1_ps(-87.0f));
-  const __m256 n = _mm256_round_ps(_mm256_mul_ps(t, _mm256_set1_ps(1.4426950408889634f)),
-                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), t);
-  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
-  __m256 p = _mm256_set1_ps(1.0f / 5040);
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 720));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-  const __m256i bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-  return _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
-}
+using util::exp_nonpositive;
 
 // Splits a product p >= 1 into its mantissa in [1, 2) (returned) and its exponent (added to
 // `exponents`), so that products of many factors never overflow.

@@ -9,6 +9,7 @@
 #include <torch/torch.h>
 
 #include "lvm/export/script_part.h"
+#include "lvm/nn/fused_tanh.h"
 
 namespace lvm::nn {
 
@@ -44,10 +45,27 @@ MlpImpl::MlpImpl(const MlpOptions& options) : options_(options) {
 torch::Tensor MlpImpl::forward(const torch::Tensor& x) { return layers_->forward(x); }
 
 torch::Tensor MlpImpl::hidden(const torch::Tensor& x) {
+  const bool fused_tanh = !torch::GradMode::is_enabled() && options_.activation() == "tanh" &&
+                          x.device().is_cpu() && x.scalar_type() == torch::kFloat && x.dim() >= 1;
+  if (fused_tanh) return fused_tanh_hidden(x);
   torch::Tensor h = x;
   auto layer = layers_->begin();
   for (size_t i = 0; i + 1 < layers_->size(); ++i, ++layer) h = layer->forward(h);
   return h;
+}
+
+// Without autograd, the tanh layers as one product and one in-place bias + tanh pass each
+// (lvm/nn/fused_tanh.h): x [..., in] -> [..., last hidden width].
+torch::Tensor MlpImpl::fused_tanh_hidden(const torch::Tensor& x) {
+  auto shape = x.sizes().vec();
+  torch::Tensor rows = x.reshape({-1, x.size(-1)}).contiguous();
+  for (const auto& child : layers_->children()) {
+    auto* linear = dynamic_cast<torch::nn::LinearImpl*>(child.get());
+    if (linear == nullptr || linear == output_.get()) continue;
+    rows = linear_tanh(rows, linear->weight, linear->bias);
+  }
+  shape.back() = rows.size(1);
+  return rows.view(shape);
 }
 
 std::string MlpImpl::script_into(torch::jit::Module& module) {

@@ -32,7 +32,8 @@ class MlpImpl : public torch::nn::Module {
   /// x: [..., input_dim] -> [..., output_dim]
   torch::Tensor forward(const torch::Tensor& x);
   /// Every layer but the final Linear: x [..., input_dim] -> [..., last hidden width] (x itself when
-  /// there are no hidden layers). forward(x) == output_layer()(hidden(x)).
+  /// there are no hidden layers). forward(x) == output_layer()(hidden(x)). Without autograd, tanh
+  /// layers on CPU float take the fused form of lvm/nn/fused_tanh.h (equal within float rounding).
   torch::Tensor hidden(const torch::Tensor& x);
   /// The final Linear layer (weight [output_dim, last hidden width]).
   torch::nn::Linear& output_layer() { return output_; }
@@ -44,6 +45,7 @@ class MlpImpl : public torch::nn::Module {
   int64_t max_width() const;
 
  private:
+  torch::Tensor fused_tanh_hidden(const torch::Tensor& x);
   MlpOptions options_;
   torch::nn::Sequential layers_;
   torch::nn::Linear output_{nullptr};
