@@ -35,29 +35,21 @@ void print_tuning(const InfoArgs& args) {
   std::cout << fmt::format("tuning     {} (model.type {}, batch {}): {} rounds of {} steps per split\n",
                            source, config.model.type(), config.train.batch_size, args.rounds, args.steps);
   const auto tuning = train::tune_thread_split(config, args.steps, args.rounds);
-  const auto find = [&](const runtime::ThreadSplit& split) {
-    for (const auto& t : tuning.timings)
-      if (t.split.torch_threads == split.torch_threads && t.split.blas_threads == split.blas_threads)
-        return &t;
-    return static_cast<const train::SplitTiming*>(nullptr);
-  };
   std::cout << "  torch + BLAS   ms/step (min-max)      examples/s\n";
-  for (const auto& t : tuning.timings) {
-    const bool is_automatic = find(tuning.automatic) == &t;
-    const bool is_best = find(tuning.best) == &t;
-    std::cout << fmt::format("  {:>5} + {:<5} {:8.2f} ({:.2f}-{:.2f}) {:10.0f}{}{}\n", t.split.torch_threads,
-                             t.split.blas_threads, t.median_ms, t.min_ms, t.max_ms,
-                             1e3 * static_cast<double>(tuning.batch_size) / t.median_ms,
-                             is_best ? "  <- fastest" : "", is_automatic ? "  (automatic)" : "");
+  for (size_t i = 0; i < tuning.timings.size(); ++i) {
+    const auto& t = tuning.timings[i];
+    std::cout << fmt::format(
+        "  {:>5} + {:<5} {:8.2f} ({:.2f}-{:.2f}) {:10.0f}{}{}\n", t.split.torch_threads, t.split.blas_threads,
+        t.median_ms, t.min_ms, t.max_ms, 1e3 * static_cast<double>(tuning.batch_size) / t.median_ms,
+        i == tuning.best ? "  <- fastest" : "", i == tuning.automatic ? "  (automatic)" : "");
   }
-  const auto* best = find(tuning.best);
-  const auto* automatic = find(tuning.automatic);
+  const auto& best = tuning.timings[tuning.best];
   std::cout << fmt::format(
       "chose      torch_threads: {}, blas_threads: {} ({:.2f}x the automatic split's speed); "
       "put them in the config or pass --set torch_threads={} --set blas_threads={}\n",
-      tuning.best.torch_threads, tuning.best.blas_threads,
-      automatic != nullptr ? automatic->median_ms / best->median_ms : 1.0, tuning.best.torch_threads,
-      tuning.best.blas_threads);
+      best.split.torch_threads, best.split.blas_threads,
+      tuning.timings[tuning.automatic].median_ms / best.median_ms, best.split.torch_threads,
+      best.split.blas_threads);
 }
 }  // namespace
 

@@ -98,15 +98,15 @@ ThreadTuning tune_thread_split(const config::ExperimentConfig& config, int64_t s
   } restore;
   ThreadTuning result;
   result.batch_size = config.train.batch_size;
-  result.automatic = runtime::configure_threads(config.threads);
+  const auto automatic = runtime::configure_threads(config.threads);
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   auto candidates = candidate_splits(config.threads > 0 ? static_cast<int>(config.threads) : cores);
-  const auto same = [](const runtime::ThreadSplit& a, const runtime::ThreadSplit& b) {
-    return a.torch_threads == b.torch_threads && a.blas_threads == b.blas_threads;
+  const auto is_automatic = [&](const runtime::ThreadSplit& c) {
+    return c.torch_threads == automatic.torch_threads && c.blas_threads == automatic.blas_threads;
   };
-  if (std::none_of(candidates.begin(), candidates.end(),
-                   [&](const auto& c) { return same(c, result.automatic); }))
-    candidates.push_back(result.automatic);
+  if (std::none_of(candidates.begin(), candidates.end(), is_automatic)) candidates.push_back(automatic);
+  result.automatic = static_cast<size_t>(std::find_if(candidates.begin(), candidates.end(), is_automatic) -
+                                         candidates.begin());
 
   torch::manual_seed(static_cast<uint64_t>(config.train.seed));
   StepTimer timer(config, torch::kCPU);
@@ -123,10 +123,10 @@ ThreadTuning tune_thread_split(const config::ExperimentConfig& config, int64_t s
     const auto [lo, hi] = std::minmax_element(ms[i].begin(), ms[i].end());
     result.timings.push_back({candidates[i], median(ms[i]), *lo, *hi});
   }
-  result.best =
-      std::min_element(result.timings.begin(), result.timings.end(), [](const auto& a, const auto& b) {
-        return a.median_ms < b.median_ms;
-      })->split;
+  result.best = static_cast<size_t>(
+      std::min_element(result.timings.begin(), result.timings.end(),
+                       [](const auto& a, const auto& b) { return a.median_ms < b.median_ms; }) -
+      result.timings.begin());
   return result;
 }
 

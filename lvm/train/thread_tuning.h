@@ -23,8 +23,8 @@ struct SplitTiming {
 
 struct ThreadTuning {
   std::vector<SplitTiming> timings;  // in candidate order, the automatic split among them
-  runtime::ThreadSplit best;         // the smallest median
-  runtime::ThreadSplit automatic;    // what configure_threads(config.threads) picks by itself
+  size_t best = 0;                   // index into timings: the smallest median
+  size_t automatic = 0;              // index into timings: what configure_threads(config.threads) picks
   int64_t batch_size = 0;
 };
 

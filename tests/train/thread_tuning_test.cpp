@@ -49,10 +49,8 @@ TEST(ThreadTuning, TimesEveryCandidateAndPicksTheFastestThenRestoresTheSplit) {
     EXPECT_LE(t.median_ms, t.max_ms);
     fastest = std::min(fastest, t.median_ms);
   }
-  const auto best = std::find_if(tuning.timings.begin(), tuning.timings.end(),
-                                 [&](const SplitTiming& t) { return same(t.split, tuning.best); });
-  ASSERT_NE(best, tuning.timings.end());
-  EXPECT_EQ(best->median_ms, fastest);
+  ASSERT_LT(tuning.best, tuning.timings.size());
+  EXPECT_EQ(tuning.timings[tuning.best].median_ms, fastest);
   EXPECT_EQ(tuning.batch_size, 16);
   EXPECT_EQ(torch::get_num_threads(), before.torch_threads);
   EXPECT_EQ(runtime::current_split().blas_threads, before.blas_threads);
@@ -62,12 +60,12 @@ TEST(ThreadTuning, TimesEveryCandidateAndPicksTheFastestThenRestoresTheSplit) {
   const auto capped = tune_thread_split(config, 1, 1, 0);
   ASSERT_EQ(capped.timings.size(), 1u);
   EXPECT_TRUE(same(capped.timings[0].split, {1, 1}));
-  EXPECT_TRUE(same(capped.automatic, {1, 1}));
+  EXPECT_TRUE(same(capped.timings[capped.automatic].split, {1, 1}));
   config.threads = 3;  // automatic 3 + 3 (more than two cores): not a power of two
   const auto odd = tune_thread_split(config, 1, 1, 0);
   EXPECT_EQ(odd.timings.size(), candidate_splits(3).size());
-  EXPECT_TRUE(std::any_of(odd.timings.begin(), odd.timings.end(),
-                          [&](const SplitTiming& t) { return same(t.split, odd.automatic); }));
+  ASSERT_LT(odd.automatic, odd.timings.size());
+  EXPECT_TRUE(same(odd.timings[odd.automatic].split, runtime::configure_threads(3)));
   runtime::configure_threads(0, original.torch_threads, original.blas_threads);
 }
 
