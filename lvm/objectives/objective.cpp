@@ -4,6 +4,7 @@
 #include <optional>
 #include <stdexcept>
 #include <tuple>
+#include <utility>
 
 #include <fmt/format.h>
 #include <torch/torch.h>
@@ -20,12 +21,47 @@ void ObjectiveResult::backward() const {
   }
 }
 
-ObjectiveResult elbo(LatentVariableModel& model, const torch::Tensor& x, int64_t k, KlMode kl_mode) {
+namespace {
+
+// Σ_g max(λ, mean_b KL_{b,g}) from the per-dimension KL [B, Z]: the free-bits KL of the batch.
+torch::Tensor free_bits_kl(const torch::Tensor& kl_per_dim, const KlPenalty& penalty) {
+  const int64_t latent = kl_per_dim.size(-1);
+  TORCH_CHECK(latent % penalty.free_bits_group == 0, "elbo: free_bits_group ", penalty.free_bits_group,
+              " does not divide the latent dimension ", latent);
+  const auto per_group =
+      kl_per_dim.reshape({-1, latent / penalty.free_bits_group, penalty.free_bits_group}).sum(-1);  // [B, G]
+  return torch::clamp_min(per_group.mean(0), penalty.free_bits).sum();
+}
+
+}  // namespace
+
+double warmed_up_kl_weight(double weight, int64_t warmup_epochs, const TrainingClock& clock) {
+  if (warmup_epochs <= 0 || clock.step <= 0) return weight;
+  const double ramp =
+      static_cast<double>(clock.step) / static_cast<double>(warmup_epochs * clock.steps_per_epoch);
+  return weight * std::min(1.0, ramp);
+}
+
+ObjectiveResult elbo(LatentVariableModel& model, const torch::Tensor& x, int64_t k, KlMode kl_mode,
+                     const KlPenalty& penalty) {
   TORCH_CHECK(k >= 1, "elbo: k must be >= 1, got ", k);
+  TORCH_CHECK(penalty.weight >= 0 && penalty.free_bits >= 0 && penalty.free_bits_group >= 1,
+              "elbo: the KL weight and free bits must be >= 0 and the group size >= 1");
   const auto q = model.proposal(x);
   TORCH_CHECK(q != nullptr, "elbo: model '", model.kind(), "' has no proposal q(z|x)");
+  std::optional<torch::Tensor> kl_per_dim;
+  if (penalty.free_bits > 0) {
+    TORCH_CHECK(kl_mode == KlMode::kAnalytic, "elbo: free bits need the analytic KL (model.kl: analytic)");
+    kl_per_dim = analytic_kl_per_dim(*q, *model.prior());
+    TORCH_CHECK(kl_per_dim.has_value(), "elbo: free bits need a closed-form KL per dimension, which model '",
+                model.kind(), "' has not (its q(z|x) or p(z) is not a diagonal Gaussian)");
+  }
   std::optional<torch::Tensor> closed_kl;
-  if (kl_mode == KlMode::kAnalytic) closed_kl = analytic_kl(*q, *model.prior());
+  if (kl_per_dim) {
+    closed_kl = kl_per_dim->sum(-1);
+  } else if (kl_mode == KlMode::kAnalytic) {
+    closed_kl = analytic_kl(*q, *model.prior());
+  }
   torch::Tensor z, kl;
   if (closed_kl) {
     z = q->rsample({k});  // [k, B, Z]
@@ -39,7 +75,14 @@ ObjectiveResult elbo(LatentVariableModel& model, const torch::Tensor& x, int64_t
   const auto rec = model.log_likelihood(x, z).mean(0);
   const auto value = rec - kl;
   ObjectiveResult result;
-  result.loss = -value.mean();
+  if (penalty.is_plain()) {
+    result.loss = -value.mean();
+  } else {
+    const auto penalised_kl = kl_per_dim ? free_bits_kl(*kl_per_dim, penalty) : kl.mean();
+    result.loss = -(rec.mean() - penalty.weight * penalised_kl);
+    result.surrogate = true;
+  }
+  result.kl_weight = penalty.weight;
   result.value = value.detach();
   result.rec = rec.detach();
   result.kl = kl.detach();
@@ -116,9 +159,36 @@ void ObjectiveConfig::visit_objective_fields(config::FieldVisitor& v) {
   v.field("k", k, config::at_least(1));
   v.choice("kl", kl, {"analytic", "mc"});
   v.choice("iwae_gradient", iwae_gradient, {"standard", "dreg"});
+  v.field("kl_weight", kl_weight, config::at_least(0.0));
+  v.field("kl_warmup_epochs", kl_warmup_epochs, config::at_least(0));
+  v.field("free_bits", free_bits, config::at_least(0.0));
+  v.field("free_bits_group", free_bits_group, config::at_least(1));
 }
 
-void ObjectiveConfig::check_objective(const config::RuleContext& context) const {
+void ObjectiveConfig::check_objective(const config::RuleContext& context, int64_t latent_dim) const {
+  // The KL options shape the ELBO's KL term; the IWAE bound has no separate KL term to weight.
+  const std::pair<const char*, bool> kl_options[] = {{"kl_weight", kl_weight != 1},
+                                                     {"kl_warmup_epochs", kl_warmup_epochs != 0},
+                                                     {"free_bits", free_bits != 0}};
+  for (const auto& [key, set] : kl_options) {
+    if (set && objective != "elbo") {
+      context.fail(fmt::format("model.{}", key),
+                   fmt::format("weights the ELBO's KL term and needs model.objective: elbo, got '{}' (the "
+                               "IWAE bound has no separate KL term)",
+                               objective));
+    }
+  }
+  if (free_bits > 0 && kl != "analytic") {
+    context.fail("model.free_bits",
+                 "free bits clamp the KL per latent dimension, which lvm has in closed form only: set "
+                 "model.kl: analytic");
+  }
+  if (latent_dim > 0 && latent_dim % free_bits_group != 0) {
+    context.fail("model.free_bits_group",
+                 fmt::format("{} does not divide model.latent_dim {}: the groups are "
+                             "consecutive latent dimensions of equal size",
+                             free_bits_group, latent_dim));
+  }
   if (iwae_gradient == "dreg" && objective != "iwae") {
     context.fail("model.iwae_gradient",
                  fmt::format("dreg (doubly reparameterised gradients) is an estimator of the IWAE bound's "
@@ -131,7 +201,18 @@ Objective make_objective(const ObjectiveConfig& config) {
   const int64_t k = config.k;
   if (config.objective == "elbo") {
     const KlMode mode = config.kl == "mc" ? KlMode::kMonteCarlo : KlMode::kAnalytic;
-    return [k, mode](LatentVariableModel& model, const torch::Tensor& x) { return elbo(model, x, k, mode); };
+    const KlPenalty penalty{config.kl_weight, config.free_bits, config.free_bits_group};
+    const int64_t warmup = config.kl_warmup_epochs;
+    if (penalty.is_plain() && warmup == 0) {
+      return
+          [k, mode](LatentVariableModel& model, const torch::Tensor& x) { return elbo(model, x, k, mode); };
+    }
+    return Objective::scheduled([k, mode, penalty, warmup](LatentVariableModel& model, const torch::Tensor& x,
+                                                           const TrainingClock& clock) {
+      KlPenalty now = penalty;
+      now.weight = warmed_up_kl_weight(penalty.weight, warmup, clock);
+      return elbo(model, x, k, mode, now);
+    });
   }
   if (config.objective == "iwae") {
     const IwaeGradient gradient =

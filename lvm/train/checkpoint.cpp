@@ -226,6 +226,12 @@ CheckpointState read_state(torch::serialize::InputArchive& archive, const std::s
     };
     state.step = integer("step");
     state.epoch_value_sum = number("epoch_value_sum");
+    // Written since the KL weight options; before them the loss was −mean(value) throughout.
+    c10::IValue objective_sum;
+    state.epoch_objective_sum =
+        archive.try_read("epoch_objective_sum", objective_sum) && objective_sum.isDouble()
+            ? objective_sum.toDouble()
+            : state.epoch_value_sum;
     state.epoch_examples = integer("epoch_examples");
     state.epoch_seconds = number("epoch_seconds");
     state.epoch_skipped = integer("epoch_skipped");
@@ -251,6 +257,7 @@ void save_checkpoint(const std::string& path, torch::nn::Module& model, torch::o
   if (!state.data_shape.empty()) archive.write("data_shape", c10::IValue(state.data_shape));
   archive.write("step", c10::IValue(state.step));
   archive.write("epoch_value_sum", c10::IValue(state.epoch_value_sum));
+  archive.write("epoch_objective_sum", c10::IValue(state.epoch_objective_sum));
   archive.write("epoch_examples", c10::IValue(state.epoch_examples));
   archive.write("epoch_seconds", c10::IValue(state.epoch_seconds));
   archive.write("epoch_skipped", c10::IValue(state.epoch_skipped));

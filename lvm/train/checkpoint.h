@@ -37,11 +37,12 @@ struct CheckpointState {
   std::vector<int64_t> data_shape;
   // Where in epoch `epoch` + 1 a mid-epoch checkpoint (stop signal, train.checkpoint_every) was
   // written, so that resuming replays exactly the remaining steps; all zero at an epoch boundary.
-  int64_t step = 0;            // steps of that epoch done
-  double epoch_value_sum = 0;  // sum of the per-example objective over those steps
-  int64_t epoch_examples = 0;  // examples in those steps (skipped batches excluded)
-  double epoch_seconds = 0;    // training time spent on them
-  int64_t epoch_skipped = 0;   // batches skipped for a non-finite loss or gradient
+  int64_t step = 0;                // steps of that epoch done
+  double epoch_value_sum = 0;      // sum of the per-example objective over those steps
+  double epoch_objective_sum = 0;  // sum of −loss × batch size over them (the surrogate maximised)
+  int64_t epoch_examples = 0;      // examples in those steps (skipped batches excluded)
+  double epoch_seconds = 0;        // training time spent on them
+  int64_t epoch_skipped = 0;       // batches skipped for a non-finite loss or gradient
 };
 
 /// Writes model, optimiser (if given) and state to `path` atomically.

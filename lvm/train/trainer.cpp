@@ -33,7 +33,8 @@ namespace fs = std::filesystem;
 namespace lvm::train {
 
 const char* const kMetricsHeader =
-    "epoch,train_elbo,val_elbo,val_kl,val_rec,seconds,examples_per_s,lr,skipped_batches";
+    "epoch,train_elbo,val_elbo,val_kl,val_rec,seconds,examples_per_s,lr,skipped_batches,train_objective,kl_"
+    "weight";
 
 namespace {
 
@@ -84,9 +85,9 @@ void check_run_dir(const TrainRequest& request) {
 namespace {
 
 std::string metrics_row(const EpochEnd& e) {
-  return fmt::format("{},{:.6f},{:.6f},{:.6f},{:.6f},{:.3f},{:.1f},{:.6g},{}\n", e.epoch, e.train_value,
-                     e.validation.value, e.validation.kl, e.validation.rec, e.seconds, e.examples_per_s, e.lr,
-                     e.skipped);
+  return fmt::format("{},{:.6f},{:.6f},{:.6f},{:.6f},{:.3f},{:.1f},{:.6g},{},{:.6f},{:.6g}\n", e.epoch,
+                     e.train_value, e.validation.value, e.validation.kl, e.validation.rec, e.seconds,
+                     e.examples_per_s, e.lr, e.skipped, e.train_objective, e.kl_weight);
 }
 
 Score elbo_score(LatentVariableModel& model, const torch::Tensor& x, int64_t batch_size) {
@@ -267,6 +268,9 @@ TrainSummary train(const TrainRequest& request) {
     torch::Tensor value_sum =
         torch::full({}, state.epoch_value_sum, torch::TensorOptions().dtype(torch::kDouble).device(device));
     int64_t seen = state.epoch_examples;
+    double objective_sum = state.epoch_objective_sum;
+    double kl_weight = 1;
+    bool surrogate = false;
     double epoch_seconds = state.epoch_seconds;
     progress.start(fmt::format("epoch {}/{}", epoch + 1, cfg.train.epochs), n_train, "ex");
     auto start = std::chrono::steady_clock::now();
@@ -275,7 +279,7 @@ TrainSummary train(const TrainRequest& request) {
       const auto batch = data.train.index_select(0, batches[step]);
       const auto x = data.prepare ? data.prepare(batch) : batch;
       optimizer.zero_grad();
-      const ObjectiveResult result = objective(*model, x);
+      const ObjectiveResult result = objective(*model, x, TrainingClock{global_step, n_steps});
       result.backward();
       if (request.after_backward) request.after_backward(parameters);
       if (util::fault_hits("nan_gradient")) parameters.front().grad().fill_(NAN);
@@ -310,8 +314,11 @@ TrainSummary train(const TrainRequest& request) {
         if (cfg.train.grad_clip > 0) optimizer.clip_gradients(grad_norm, cfg.train.grad_clip);
         optimizer.step();
         value_sum += result.value.sum().to(torch::kDouble);
+        objective_sum -= loss * static_cast<double>(x.size(0));
         seen += x.size(0);
       }
+      kl_weight = result.kl_weight;
+      surrogate = surrogate || result.surrogate;
       progress.update(seen, fmt::format("loss {:.2f}", loss));
       if (util::fault_hits("sigint")) std::raise(SIGINT);
 
@@ -325,6 +332,7 @@ TrainSummary train(const TrainRequest& request) {
         start = now;
         state.step = step + 1;
         state.epoch_value_sum = value_sum.item<double>();
+        state.epoch_objective_sum = objective_sum;
         state.epoch_examples = seen;
         state.epoch_seconds = epoch_seconds;
         state.rng_state = rng_state(device);
@@ -343,6 +351,7 @@ TrainSummary train(const TrainRequest& request) {
     }
     epoch_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     const double train_elbo = seen > 0 ? value_sum.item<double>() / static_cast<double>(seen) : NAN;
+    const double train_objective = seen > 0 ? objective_sum / static_cast<double>(seen) : NAN;
     const double examples_per_s = static_cast<double>(seen) / epoch_seconds;
     total_seconds += epoch_seconds;
     total_examples += static_cast<double>(seen);
@@ -350,6 +359,8 @@ TrainSummary train(const TrainRequest& request) {
     EpochEnd end;
     end.epoch = epoch + 1;
     end.train_value = train_elbo;
+    end.train_objective = train_objective;
+    end.kl_weight = kl_weight;
     end.validation = validate(data.validation);
     end.seconds = epoch_seconds;
     end.examples_per_s = examples_per_s;
@@ -363,6 +374,7 @@ TrainSummary train(const TrainRequest& request) {
     state.epoch = epoch + 1;
     state.step = 0;
     state.epoch_value_sum = 0;
+    state.epoch_objective_sum = 0;
     state.epoch_examples = 0;
     state.epoch_seconds = 0;
     state.epoch_skipped = 0;
@@ -384,10 +396,12 @@ TrainSummary train(const TrainRequest& request) {
     files.write("metrics.csv", state.metrics_csv);
     if (snapshots) snapshots->after_epoch(*model, epoch + 1);
     progress.finish(fmt::format(
-        "epoch {:>3}/{}  train {:9.3f}  {} {:9.3f}{}  {:7.0f} ex/s  {:6.1f} s{}{}", epoch + 1,
-        cfg.train.epochs, train_elbo, score_label, val.value,
-        std::isnan(val.kl) ? "" : fmt::format(" (KL {:6.2f})", val.kl), examples_per_s, epoch_seconds,
-        end.skipped > 0 ? fmt::format("  {} skipped", end.skipped) : "", improved ? "  *best" : ""));
+        "epoch {:>3}/{}  train {:9.3f}{}  {} {:9.3f}{}  {:7.0f} ex/s  {:6.1f} s{}{}", epoch + 1,
+        cfg.train.epochs, train_elbo,
+        surrogate ? fmt::format(" (objective {:9.3f}, β {:.3g})", train_objective, kl_weight) : "",
+        score_label, val.value, std::isnan(val.kl) ? "" : fmt::format(" (KL {:6.2f})", val.kl),
+        examples_per_s, epoch_seconds, end.skipped > 0 ? fmt::format("  {} skipped", end.skipped) : "",
+        improved ? "  *best" : ""));
     if (stop_requested() != 0 && epoch + 1 < cfg.train.epochs) {
       throw TrainingInterrupted(fmt::format("stopped by signal {} after epoch {}; {} holds it: continue with "
                                             "lvm train --resume {}",

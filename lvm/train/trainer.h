@@ -72,8 +72,12 @@ struct Score {
 struct EpochEnd {
   int64_t epoch = 0;       // 1-based, just completed
   double train_value = 0;  // mean objective value over the epoch's steps (NaN: every batch skipped)
-  Score validation;        // of TrainingData::validation after the epoch
-  double seconds = 0;      // the epoch's training time (its steps, across a resume)
+  // The mean of what the steps maximised (−loss): train_value itself unless the loss is a
+  // surrogate (a KL weight β ≠ 1 or free bits), and the β of the epoch's last step.
+  double train_objective = 0;
+  double kl_weight = 1;
+  Score validation;    // of TrainingData::validation after the epoch
+  double seconds = 0;  // the epoch's training time (its steps, across a resume)
   double examples_per_s = 0;
   double lr = 0;
   int64_t skipped = 0;  // batches skipped for a non-finite loss or gradient (train.on_nonfinite: skip)

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
@@ -236,16 +237,14 @@ TEST_F(ReliabilityTest, TheSkipPolicySkipsTheBatchAndCountsIt) {
   }
   EXPECT_NE(log.find("skipped: non-finite gradient of encoder."), std::string::npos) << log;
   const auto metrics = testing::read_file(tmp_.file("run/metrics.csv"));
-  std::istringstream lines(metrics);
-  std::string header, epoch1, epoch2, epoch3;
-  std::getline(lines, header);
-  std::getline(lines, epoch1);
-  std::getline(lines, epoch2);
-  std::getline(lines, epoch3);
-  EXPECT_EQ(header.substr(header.rfind(',') + 1), "skipped_batches");
-  EXPECT_EQ(epoch1.substr(epoch1.rfind(',') + 1), "0");
-  EXPECT_EQ(epoch2.substr(epoch2.rfind(',') + 1), "1");
-  EXPECT_EQ(epoch3.substr(epoch3.rfind(',') + 1), "0");
+  const auto cells = testing::csv_cells(metrics);
+  ASSERT_EQ(cells.size(), 4u) << metrics;
+  const auto skipped = std::find(cells[0].begin(), cells[0].end(), "skipped_batches");
+  ASSERT_NE(skipped, cells[0].end()) << metrics;
+  const auto column = static_cast<size_t>(skipped - cells[0].begin());
+  EXPECT_EQ(cells[1][column], "0");
+  EXPECT_EQ(cells[2][column], "1");
+  EXPECT_EQ(cells[3][column], "0");
   for (const auto& p : parameters_of(tmp_.file("run/checkpoints/last.pt"), c))
     EXPECT_TRUE(torch::isfinite(p).all().item<bool>());
   // Epoch 1 is untouched by the skip; epoch 2 saw one batch fewer, so the runs part ways there.

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <sstream>
 
@@ -156,6 +157,53 @@ TEST_F(TrainerTest, TheLoopsSeamsTheGradientHookTheObjectiveAndWhoWrites) {
   const auto written = run(c, dir_.file("written"));
   EXPECT_EQ(quiet.val_elbo, written.val_elbo);
   EXPECT_EQ(quiet.epochs, 2);
+}
+
+// A KL warm-up: metrics.csv logs each epoch's β and the surrogate maximised beside the true ELBO,
+// validation (and so best.pt) scores the true ELBO, and a resumed run ends where a whole one does.
+TEST_F(TrainerTest, AKlWarmupLogsItsWeightAndTheSurrogateAndValidatesTheTrueElbo) {
+  auto c = tiny_config(dir_.file("data"));
+  c.model.get<VaeConfig>().kl_warmup_epochs = 2;
+  c.model.get<VaeConfig>().kl_weight = 0.8;
+  run(c, dir_.file("warmup"));
+  const auto rows = testing::csv_cells(testing::read_file(dir_.file("warmup/metrics.csv")));
+  ASSERT_EQ(rows.size(), 5u);
+  const auto column = [&](const std::string& name) {
+    const auto at = std::find(rows[0].begin(), rows[0].end(), name);
+    EXPECT_NE(at, rows[0].end()) << name;
+    return static_cast<size_t>(at - rows[0].begin());
+  };
+  const size_t beta = column("kl_weight"), objective = column("train_objective"),
+               train_elbo = column("train_elbo");
+  const size_t val = column("val_elbo"), val_kl = column("val_kl"), val_rec = column("val_rec");
+  // β at each epoch's last step: 0.8 · min(1, epoch / 2).
+  const double expected_beta[] = {0.4, 0.8, 0.8, 0.8};
+  for (size_t e = 1; e <= 4; ++e) {
+    EXPECT_DOUBLE_EQ(std::stod(rows[e][beta]), expected_beta[e - 1]) << "epoch " << e;
+    // With β < 1 the surrogate rec − β KL lies above the ELBO rec − KL.
+    EXPECT_GT(std::stod(rows[e][objective]), std::stod(rows[e][train_elbo])) << "epoch " << e;
+    // The validation score is the ELBO with its whole KL.
+    EXPECT_NEAR(std::stod(rows[e][val]), std::stod(rows[e][val_rec]) - std::stod(rows[e][val_kl]), 1e-4);
+  }
+
+  auto half = c;
+  half.train.epochs = 1;
+  run(half, dir_.file("split"));
+  run(c, dir_.file("split"), /*resume=*/true);
+  const auto deterministic = [&](const std::string& run_dir) {
+    auto cells = testing::csv_cells(testing::read_file(dir_.file(run_dir + "/metrics.csv")));
+    for (auto& row : cells) row.erase(row.begin() + 5, row.begin() + 7);
+    return cells;
+  };
+  EXPECT_EQ(deterministic("split"), deterministic("warmup"));
+
+  // Without the options the surrogate is the bound itself.
+  run(tiny_config(dir_.file("data")), dir_.file("plain"));
+  const auto plain = testing::csv_cells(testing::read_file(dir_.file("plain/metrics.csv")));
+  for (size_t e = 1; e < plain.size(); ++e) {
+    EXPECT_EQ(plain[e][beta], "1");
+    EXPECT_NEAR(std::stod(plain[e][objective]), std::stod(plain[e][train_elbo]), 1e-3);
+  }
 }
 
 }  // namespace

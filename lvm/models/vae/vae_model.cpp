@@ -27,7 +27,7 @@ void VaeConfig::visit_fields(config::FieldVisitor& v) {
 }
 
 void VaeConfig::check(const config::ExperimentConfig& config, const config::RuleContext& context) const {
-  check_objective(context);
+  check_objective(context, latent_dim);
   // The parts Vae builds (lvm/models/vae/vae.h): MLPs, with one activation for both.
   for (const auto& [key, part] : {std::pair{"encoder", &encoder}, std::pair{"decoder", &decoder}}) {
     if (part->type != "mlp") {
