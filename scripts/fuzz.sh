@@ -10,7 +10,7 @@ SECONDS_EACH=${1:-60}
 BUILD_DIR=${2:-build-sanitize}
 shift $(($# < 2 ? $# : 2))
 TARGETS=("$@")
-[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(idx config checkpoint)
+[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(idx npy config checkpoint)
 source scripts/sanitizer_env.sh
 
 work=$(mktemp -d)

@@ -71,7 +71,7 @@ if [ ! -f "$SAN_DIR/CMakeCache.txt" ]; then
     -DLVM_WARNINGS_AS_ERRORS=ON "${LAUNCHER[@]}"
 fi
 # Only what the suite and the fuzzers need (no benchmarks).
-cmake --build "$SAN_DIR" -j "$JOBS" --target lvm_tests idx_fuzz config_fuzz checkpoint_fuzz
+cmake --build "$SAN_DIR" -j "$JOBS" --target lvm_tests idx_fuzz npy_fuzz config_fuzz checkpoint_fuzz
 
 # One process per core, each running a shard of the suite: a process per test (ctest) would spend
 # most of its time starting LibTorch under ASan (~2 s each; 10 min against 2.5 min on 2 cores).

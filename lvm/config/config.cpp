@@ -44,7 +44,7 @@ StringRule device_spec() {
 }  // namespace
 
 void DataConfig::visit_fields(FieldVisitor& v) {
-  v.choice("dataset", dataset, {"mnist", "fashion_mnist", "synthetic", "csv"});
+  v.choice("dataset", dataset, {"mnist", "fashion_mnist", "npy", "synthetic", "csv"});
   v.field("path", path, non_empty());
   v.choice("binarize", binarize, {"none", "dynamic", "static"});
   v.field("validation_size", validation_size, at_least(0));
@@ -57,6 +57,8 @@ void DataConfig::visit_fields(FieldVisitor& v) {
   v.field("noise", noise, at_least(0));
   v.field("test_path", test_path, any_string());
   v.field("test_fraction", test_fraction, Range{0, 1, false, true});  // [0, 1)
+  v.field("labels", labels, any_string());
+  v.field("test_labels", test_labels, any_string());
   v.field("pca_dim", pca_dim, at_least(0));
 }
 

@@ -99,9 +99,9 @@ class ModelConfig : public Section {
 };
 
 struct DataConfig : Section {
-  std::string dataset = "mnist";    // mnist | fashion_mnist | synthetic | csv (the last two: vector data, for
-                                    // models that take them)
-  std::string path = "data/mnist";  // directory with the four IDX files (raw or .gz); csv: the file
+  std::string dataset = "mnist";     // mnist | fashion_mnist | npy (images) | synthetic | csv (the last two:
+                                     // vector data, for models that take them)
+  std::string path = "data/mnist";   // directory with the four IDX files (raw or .gz); csv, npy: the file
   std::string binarize = "dynamic";  // none | dynamic | static
   int64_t validation_size = 10000;   // carved from the end of the training set
   int64_t train_limit = 0;           // use only the first N training images (0: all)
@@ -114,9 +114,12 @@ struct DataConfig : Section {
   int64_t n_train = 2000;          // synthetic: points in each split
   int64_t n_test = 2000;
   double noise = 0.1;          // synthetic: noise scale (see lvm/data/synthetic.h)
-  std::string test_path = "";  // csv: test rows from this file; empty: a test_fraction split
-  double test_fraction = 0.2;  // csv without test_path: share of rows (seeded shuffle) held out
-  int64_t pca_dim = 0;         // vector data: project onto the top pca_dim principal components (0: off)
+  std::string test_path = "";  // csv, npy: test rows / images from this file; empty: a test_fraction split
+  double test_fraction =
+      0.2;                  // csv, npy without test_path: share held out (csv: seeded shuffle; npy: the last)
+  std::string labels = "";  // npy: integer labels [N] of data.path's images (empty: all 0)
+  std::string test_labels = "";  // npy: labels of data.test_path's images
+  int64_t pca_dim = 0;           // vector data: project onto the top pca_dim principal components (0: off)
 
   void visit_fields(FieldVisitor& v) override;
 };

@@ -3,6 +3,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <filesystem>
 #include <stdexcept>
@@ -12,6 +13,7 @@
 #include <torch/torch.h>
 
 #include "lvm/data/idx.h"
+#include "lvm/data/npy.h"
 
 namespace lvm::data {
 namespace {
@@ -85,13 +87,12 @@ void read_pair(const std::string& images_path, const std::string& labels_path, t
   }
 }
 
-// uint8 [N, H, W] -> float32 [N, H*W] in [0, 1].
-torch::Tensor to_unit_float(const torch::Tensor& images) {
-  return images.reshape({images.size(0), -1}).to(torch::kFloat32).div_(255.0f);
-}
+// uint8 [N, H, W] -> float32 [N, H, W] in [0, 1].
+torch::Tensor to_unit_float(const torch::Tensor& images) { return images.to(torch::kFloat32).div_(255.0f); }
 
-bool only_black_and_white(const torch::Tensor& images_u8) {
-  return images_u8.numel() == 0 || ((images_u8 == 0) | (images_u8 == 255)).all().item<bool>();
+// images: float32 in [0, 1]
+bool only_black_and_white(const torch::Tensor& images) {
+  return images.numel() == 0 || ((images == 0) | (images == 1)).all().item<bool>();
 }
 
 }  // namespace
@@ -103,47 +104,131 @@ Binarization parse_binarization(const std::string& name) {
   throw DataError("data.binarize: unknown binarisation '" + name + "' (expected none, static or dynamic)");
 }
 
-ImageDataset load_image_dataset(const config::DataConfig& config, torch::Device device, int64_t seed) {
+namespace {
+
+// Both splits of a data set as read, before validation, limits and binarisation: images float32
+// [N, H, W] in [0, 1], labels int64 [N], and the files they came from (for messages).
+struct ReadSplits {
+  torch::Tensor train_x, train_y, test_x, test_y;
+  std::string train_file, test_file;
+};
+
+ReadSplits read_idx_splits(const config::DataConfig& config) {
   const std::string& dir = config.path;
-  const Binarization binarization = parse_binarization(config.binarize);
   // Locate all four first, so that a missing file is reported before any slow read.
   const std::string train_images_path = locate(dir, "train-images-idx3-ubyte", config);
   const std::string train_labels_path = locate(dir, "train-labels-idx1-ubyte", config);
   const std::string test_images_path = locate(dir, "t10k-images-idx3-ubyte", config);
   const std::string test_labels_path = locate(dir, "t10k-labels-idx1-ubyte", config);
-
   torch::Tensor train_images, train_labels, test_images, test_labels;
   read_pair(train_images_path, train_labels_path, train_images, train_labels);
   read_pair(test_images_path, test_labels_path, test_images, test_labels);
-  if (train_images.size(1) != test_images.size(1) || train_images.size(2) != test_images.size(2))
-    throw DataError(test_images_path + ": images are " + std::to_string(test_images.size(1)) + "x" +
-                    std::to_string(test_images.size(2)) + " but " + train_images_path + " has " +
-                    std::to_string(train_images.size(1)) + "x" + std::to_string(train_images.size(2)));
+  return {to_unit_float(train_images), train_labels.to(torch::kInt64),
+          to_unit_float(test_images),  test_labels.to(torch::kInt64),
+          train_images_path,           test_images_path};
+}
 
-  const int64_t n_train = train_images.size(0);
+// One .npy image array as float32 [N, H, W] in [0, 1]: uint8 grey levels 0..255, or floats in
+// [0, 1]; [N, H, W], [N, 1, H, W] or [N, H, W, 1].
+torch::Tensor read_npy_images(const std::string& path) {
+  torch::Tensor a = read_npy(path);
+  if (a.dim() == 4 && (a.size(1) == 1 || a.size(3) == 1)) a = a.squeeze(a.size(1) == 1 ? 1 : 3);
+  if (a.dim() != 3) {
+    throw DataError(path + ": expected grey images [N, H, W] (or [N, 1, H, W], [N, H, W, 1]), got " +
+                    describe(a) +
+                    (a.dim() == 4 ? " (colour images are not read yet: convert them to grey levels)" : ""));
+  }
+  if (a.size(0) == 0 || a.size(1) == 0 || a.size(2) == 0)
+    throw DataError(path + ": holds no images: " + describe(a));
+  if (a.scalar_type() == torch::kUInt8) return to_unit_float(a);
+  if (a.scalar_type() != torch::kFloat32 && a.scalar_type() != torch::kFloat64)
+    throw DataError(path + ": expected uint8 grey levels or float32 / float64 in [0, 1], got " + describe(a));
+  const auto outside = ~((a >= 0) & (a <= 1));  // NaN is outside too
+  if (outside.any().item<bool>()) {
+    const int64_t flat = outside.reshape(-1).nonzero()[0][0].item<int64_t>();
+    const int64_t per_image = a.size(1) * a.size(2);
+    throw DataError(path + ": value " + std::to_string(a.reshape(-1)[flat].item<double>()) + " of image " +
+                    std::to_string(flat / per_image) +
+                    " is outside [0, 1] (float images hold grey levels in [0, 1])");
+  }
+  return a.to(torch::kFloat32);
+}
+
+// Labels for `n` images from a .npy of integers [N], or zeros when `path` is empty.
+torch::Tensor read_npy_labels(const std::string& path, int64_t n, const std::string& images_path) {
+  if (path.empty()) return torch::zeros({n}, torch::kInt64);
+  const torch::Tensor labels = read_npy(path);
+  if (labels.dim() != 1 || !c10::isIntegralType(labels.scalar_type(), /*includeBool=*/false))
+    throw DataError(path + ": expected integer labels [N], got " + describe(labels));
+  if (labels.size(0) != n)
+    throw DataError(images_path + " has " + std::to_string(n) + " images but " + path + " has " +
+                    std::to_string(labels.size(0)) + " labels");
+  if (n > 0 && labels.min().item<int64_t>() < 0) {
+    const int64_t index = (labels < 0).nonzero()[0][0].item<int64_t>();
+    throw DataError(path + ": label " + std::to_string(labels[index].item<int64_t>()) + " at index " +
+                    std::to_string(index) + " is negative");
+  }
+  return labels.to(torch::kInt64);
+}
+
+// data.path (and data.labels) for training; data.test_path (and data.test_labels) for the test
+// set, or without it the last data.test_fraction of data.path's images.
+ReadSplits read_npy_splits(const config::DataConfig& config) {
+  ReadSplits read;
+  read.train_file = config.path;
+  read.train_x = read_npy_images(config.path);
+  read.train_y = read_npy_labels(config.labels, read.train_x.size(0), config.path);
+  if (!config.test_path.empty()) {
+    read.test_file = config.test_path;
+    read.test_x = read_npy_images(config.test_path);
+    read.test_y = read_npy_labels(config.test_labels, read.test_x.size(0), config.test_path);
+    return read;
+  }
+  if (!config.test_labels.empty())
+    throw DataError(config.test_labels + ": data.test_labels without data.test_path (the test images' file)");
+  const int64_t n = read.train_x.size(0);
+  const auto n_test = static_cast<int64_t>(std::llround(config.test_fraction * static_cast<double>(n)));
+  if (n_test < 1 || n_test >= n)
+    throw DataError(config.path + ": data.test_fraction " + std::to_string(config.test_fraction) + " of " +
+                    std::to_string(n) + " images leaves " + std::to_string(n_test) +
+                    " test images; set a fraction that keeps both splits non-empty, or data.test_path");
+  read.test_file = config.path + " (its last " + std::to_string(n_test) + " images)";
+  read.test_x = read.train_x.narrow(0, n - n_test, n_test);
+  read.test_y = read.train_y.narrow(0, n - n_test, n_test);
+  read.train_x = read.train_x.narrow(0, 0, n - n_test);
+  read.train_y = read.train_y.narrow(0, 0, n - n_test);
+  return read;
+}
+
+ImageDataset split_and_binarize(const ReadSplits& read, const config::DataConfig& config,
+                                torch::Device device, int64_t seed) {
+  const Binarization binarization = parse_binarization(config.binarize);
+  if (read.train_x.size(1) != read.test_x.size(1) || read.train_x.size(2) != read.test_x.size(2))
+    throw DataError(read.test_file + ": images are " + std::to_string(read.test_x.size(1)) + "x" +
+                    std::to_string(read.test_x.size(2)) + " but " + read.train_file + " has " +
+                    std::to_string(read.train_x.size(1)) + "x" + std::to_string(read.train_x.size(2)));
+  const int64_t n_train = read.train_x.size(0);
   if (config.validation_size < 0 || config.validation_size >= n_train)
-    throw DataError(dir + ": data.validation_size " + std::to_string(config.validation_size) +
-                    " must be in 0.." + std::to_string(n_train - 1) + " (" + train_images_path + " has " +
+    throw DataError(config.path + ": data.validation_size " + std::to_string(config.validation_size) +
+                    " must be in 0.." + std::to_string(n_train - 1) + " (" + read.train_file + " has " +
                     std::to_string(n_train) + " images)");
   if (config.train_limit < 0 || config.test_limit < 0)
-    throw DataError(dir + ": data.train_limit and data.test_limit must be >= 0 (0: all)");
+    throw DataError(config.path + ": data.train_limit and data.test_limit must be >= 0 (0: all)");
 
   ImageDataset dataset;
-  dataset.height = train_images.size(1);
-  dataset.width = train_images.size(2);
+  dataset.height = read.train_x.size(1);
+  dataset.width = read.train_x.size(2);
   dataset.binarization = binarization;
 
   // Static binarisation is drawn over the full files, on CPU, before any split or limit, so an
   // image's binary version depends only on the seed (not on limits, validation_size or device).
-  torch::Tensor train_x = to_unit_float(train_images);
-  torch::Tensor test_x = to_unit_float(test_images);
+  torch::Tensor train_x = read.train_x.reshape({n_train, -1});
+  torch::Tensor test_x = read.test_x.reshape({read.test_x.size(0), -1});
   if (binarization == Binarization::kStatic) {
     at::Generator generator = cpu_generator(static_cast<uint64_t>(seed));
     train_x = torch::bernoulli(train_x, generator);
     test_x = torch::bernoulli(test_x, generator);
   }
-  const torch::Tensor train_y = train_labels.to(torch::kInt64);
-  const torch::Tensor test_y = test_labels.to(torch::kInt64);
 
   // Validation is the tail of the training file; train_limit applies to what is left.
   const int64_t n_rest = n_train - config.validation_size;
@@ -156,19 +241,27 @@ ImageDataset load_image_dataset(const config::DataConfig& config, torch::Device 
     return Split{x.narrow(0, start, length).to(options, /*non_blocking=*/false, /*copy=*/true),
                  y.narrow(0, start, length).to(options, /*non_blocking=*/false, /*copy=*/true)};
   };
-  dataset.train = split(train_x, train_y, 0, n_fit);
-  dataset.validation = split(train_x, train_y, n_rest, config.validation_size);
-  dataset.test = split(test_x, test_y, 0, n_test);
+  dataset.train = split(train_x, read.train_y, 0, n_fit);
+  dataset.validation = split(train_x, read.train_y, n_rest, config.validation_size);
+  dataset.test = split(test_x, read.test_y, 0, n_test);
 
   if (binarization == Binarization::kNone) {
-    // Grey files that hold only 0 and 255 are binary already (over the images actually used).
-    dataset.binary = only_black_and_white(train_images.narrow(0, 0, n_fit)) &&
-                     only_black_and_white(train_images.narrow(0, n_rest, config.validation_size)) &&
-                     only_black_and_white(test_images.narrow(0, 0, n_test));
+    // Grey files that hold only black and white are binary already (over the images actually used).
+    dataset.binary = only_black_and_white(train_x.narrow(0, 0, n_fit)) &&
+                     only_black_and_white(train_x.narrow(0, n_rest, config.validation_size)) &&
+                     only_black_and_white(test_x.narrow(0, 0, n_test));
   } else {
     dataset.binary = true;
   }
   return dataset;
+}
+
+}  // namespace
+
+ImageDataset load_image_dataset(const config::DataConfig& config, torch::Device device, int64_t seed) {
+  parse_binarization(config.binarize);  // an unknown name before any slow read
+  const ReadSplits read = config.dataset == "npy" ? read_npy_splits(config) : read_idx_splits(config);
+  return split_and_binarize(read, config, device, seed);
 }
 
 torch::Tensor prepare_batch(const torch::Tensor& images, Binarization binarization,

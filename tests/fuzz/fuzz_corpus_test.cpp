@@ -59,7 +59,8 @@ TEST_P(FuzzCorpus, EverySavedInputGetsItsExpectedOutcome) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Targets, FuzzCorpus,
-                         ::testing::Values(Target{"idx", idx_input}, Target{"config", config_input},
+                         ::testing::Values(Target{"idx", idx_input}, Target{"npy", npy_input},
+                                           Target{"config", config_input},
                                            Target{"checkpoint", checkpoint_input}),
                          [](const ::testing::TestParamInfo<Target>& info) {
                            return std::string(info.param.name);

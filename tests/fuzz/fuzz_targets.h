@@ -23,6 +23,8 @@ enum class Outcome { kAccepted, kRejected };
 
 /// IDX reader (lvm/data/idx.h): the bytes as a raw file, and gzip-compressed.
 Outcome idx_input(const uint8_t* data, size_t size);
+/// .npy reader (lvm/data/npy.h): the bytes as a file.
+Outcome npy_input(const uint8_t* data, size_t size);
 /// Config loader (lvm/config/config.h): the bytes as YAML text; lines "#--set KEY=VALUE" (YAML
 /// comments) are also applied as overrides.
 Outcome config_input(const uint8_t* data, size_t size);
