@@ -6,6 +6,7 @@
 #include <functional>
 #include <string>
 #include <type_traits>
+#include <vector>
 
 #include <torch/types.h>
 
@@ -120,6 +121,11 @@ struct ObjectiveConfig {
   int64_t free_bits_group = 1;             // latent dimensions per free-bits group
 
   void visit_objective_fields(config::FieldVisitor& v);
+  /// These keys: they change training, not the network (ModelOptions::training_keys).
+  static std::vector<std::string> objective_keys() {
+    return {"objective",      "k", "kl", "iwae_gradient", "kl_weight", "kl_warmup_epochs", "free_bits",
+            "free_bits_group"};
+  }
   /// Cross-key rules (dreg needs iwae; the KL options need elbo; free bits need an analytic KL
   /// and groups that divide `latent_dim`); key paths are "model.<key>".
   void check_objective(const config::RuleContext& context, int64_t latent_dim = 0) const;

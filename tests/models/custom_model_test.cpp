@@ -41,7 +41,7 @@ struct LinearVaeKeys : config::ModelOptionsBase<LinearVaeKeys>, ObjectiveConfig 
     check_objective(context);
   }
   std::vector<std::string> training_keys() const override {
-    return {"objective", "k", "kl", "iwae_gradient"};
+    return objective_keys();
   }
   int64_t samples_per_example() const override { return k; }
 };

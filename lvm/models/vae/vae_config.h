@@ -23,7 +23,7 @@ struct VaeConfig : config::ModelOptionsBase<VaeConfig>, ObjectiveConfig {
   void visit_fields(config::FieldVisitor& v) override;
   void check(const config::ExperimentConfig& config, const config::RuleContext& context) const override;
   std::vector<std::string> training_keys() const override {
-    return {"objective", "k", "kl", "iwae_gradient"};
+    return objective_keys();
   }
   int64_t samples_per_example() const override { return k; }
 };
