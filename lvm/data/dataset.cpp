@@ -33,6 +33,8 @@ std::string dtype_name(torch::ScalarType type) {
       return "int16";
     case torch::kInt32:
       return "int32";
+    case torch::kInt64:
+      return "int64";
     case torch::kFloat32:
       return "float32";
     case torch::kFloat64:

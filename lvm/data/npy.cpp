@@ -234,8 +234,8 @@ torch::Tensor read_npy(const std::string& path) {
   }
   const uint64_t data_bytes = count * static_cast<uint64_t>(element);
   auto array = torch::empty(header.shape, torch::TensorOptions().dtype(header.dtype->type));
-  in.read(static_cast<char*>(array.data_ptr()), static_cast<std::streamsize>(data_bytes));
-  const auto got = static_cast<uint64_t>(in.gcount());
+  if (data_bytes > 0) in.read(static_cast<char*>(array.data_ptr()), static_cast<std::streamsize>(data_bytes));
+  const auto got = data_bytes > 0 ? static_cast<uint64_t>(in.gcount()) : 0;
   if (got < data_bytes)
     fail(path, "truncated: the header promises " + std::to_string(data_bytes) +
                    " bytes of data, the file has " + std::to_string(got));
@@ -270,8 +270,10 @@ void write_npy(const std::string& path, const torch::Tensor& array) {
   for (size_t i = 0; i < (v2 ? 4u : 2u); ++i) bytes += static_cast<char>((header.size() >> (8 * i)) & 0xFF);
   bytes += header;
   const torch::Tensor data = array.detach().to(torch::kCPU).contiguous();
-  bytes.append(static_cast<const char*>(data.data_ptr()),
-               static_cast<size_t>(data.numel()) * data.element_size());
+  if (data.numel() > 0) {  // an empty array has no data pointer
+    bytes.append(static_cast<const char*>(data.data_ptr()),
+                 static_cast<size_t>(data.numel()) * data.element_size());
+  }
   try {
     util::write_file_atomic(path, bytes);
   } catch (const std::exception& e) {
