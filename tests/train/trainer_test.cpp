@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <filesystem>
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include "lvm/models/vae/vae.h"
 #include "lvm/models/vae/vae_config.h"
@@ -40,6 +42,12 @@ std::vector<torch::Tensor> final_parameters(const std::string& run_dir, const co
 class TrainerTest : public ::testing::Test {
  protected:
   void SetUp() override { testing::write_tiny_mnist(dir_.file("data"), 600, 100); }
+  // metrics.csv of a run without its seconds and examples/s columns, which vary run to run.
+  std::vector<std::vector<std::string>> deterministic_metrics(const std::string& run_dir) const {
+    auto rows = testing::csv_cells(testing::read_file(dir_.file(run_dir + "/metrics.csv")));
+    for (auto& row : rows) row.erase(row.begin() + 5, row.begin() + 7);
+    return rows;
+  }
   testing::TempDir dir_;
 };
 
@@ -74,13 +82,8 @@ TEST_F(TrainerTest, SameSeedSameMetricsAndResumeMatchesAnUninterruptedRun) {
   run(c, dir_.file("split"), /*resume=*/true);
 
   // Deterministic columns (everything but seconds and examples/s) agree exactly.
-  const auto metrics = [&](const std::string& run_dir) {
-    auto rows = testing::csv_cells(testing::read_file(dir_.file(run_dir + "/metrics.csv")));
-    for (auto& row : rows) row.erase(row.begin() + 5, row.begin() + 7);
-    return rows;
-  };
-  EXPECT_EQ(metrics("full"), metrics("again"));
-  EXPECT_EQ(metrics("full"), metrics("split"));
+  EXPECT_EQ(deterministic_metrics("full"), deterministic_metrics("again"));
+  EXPECT_EQ(deterministic_metrics("full"), deterministic_metrics("split"));
   const auto a = final_parameters(dir_.file("full"), c), b = final_parameters(dir_.file("split"), c);
   for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(torch::equal(a[i], b[i])) << "parameter " << i;
 }
@@ -190,12 +193,7 @@ TEST_F(TrainerTest, AKlWarmupLogsItsWeightAndTheSurrogateAndValidatesTheTrueElbo
   half.train.epochs = 1;
   run(half, dir_.file("split"));
   run(c, dir_.file("split"), /*resume=*/true);
-  const auto deterministic = [&](const std::string& run_dir) {
-    auto cells = testing::csv_cells(testing::read_file(dir_.file(run_dir + "/metrics.csv")));
-    for (auto& row : cells) row.erase(row.begin() + 5, row.begin() + 7);
-    return cells;
-  };
-  EXPECT_EQ(deterministic("split"), deterministic("warmup"));
+  EXPECT_EQ(deterministic_metrics("split"), deterministic_metrics("warmup"));
 
   // Without the options the surrogate is the bound itself.
   run(tiny_config(dir_.file("data")), dir_.file("plain"));
