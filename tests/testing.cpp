@@ -195,4 +195,26 @@ void write_file(const std::string& path, const std::string& content) {
   out << content;
 }
 
+std::string python_with_torch() {
+  std::vector<std::string> candidates;
+  if (const char* env = std::getenv("LVM_PYTHON")) candidates.emplace_back(env);
+  candidates.insert(candidates.end(), {"python3", "/usr/bin/python3"});
+  for (const auto& python : candidates) {
+    if (std::system((python + " -c 'import torch' >/dev/null 2>&1").c_str()) == 0) return python;
+  }
+  return "";
+}
+
+CommandResult run_shell(const std::string& command) {
+  CommandResult result;
+  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
+  if (pipe == nullptr) throw std::runtime_error("run_shell: cannot start: " + command);
+  std::array<char, 4096> buffer{};
+  for (size_t n; (n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0;)
+    result.output.append(buffer.data(), n);
+  const int status = pclose(pipe);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
+}
+
 }  // namespace lvm::testing

@@ -69,6 +69,13 @@ std::string tiny_vae_yaml(const std::string& data_dir, int64_t epochs = 2);
 /// prototype patterns with pixel noise, so that a small model has something to learn.
 void write_tiny_mnist(const std::string& dir, int64_t n_train, int64_t n_test, uint64_t seed = 0);
 
+/// A python3 that can import torch: $LVM_PYTHON, else python3 on PATH, else Debian's; empty when
+/// none can (tests of the Python side then skip, saying so).
+std::string python_with_torch();
+
+/// Runs `command` through the shell: its exit code (-1 when it did not exit) and stdout + stderr.
+CommandResult run_shell(const std::string& command);
+
 /// Reads a whole file; empty string if it does not exist.
 std::string read_file(const std::string& path);
 void write_file(const std::string& path, const std::string& content);

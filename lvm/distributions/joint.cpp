@@ -1,5 +1,6 @@
 #include "lvm/distributions/joint.h"
 
+#include <algorithm>
 #include <stdexcept>
 #include <string>
 
@@ -43,7 +44,8 @@ JointDistribution::Factor JointDistribution::Factor::given(Conditional condition
   return f;
 }
 
-JointDistribution::JointDistribution(std::vector<Factor> factors) : factors_(std::move(factors)) {
+JointDistribution::JointDistribution(std::vector<Factor> factors, GroupOrder order)
+    : factors_(std::move(factors)), order_(order) {
   if (factors_.empty()) throw std::invalid_argument("JointDistribution: needs at least one factor");
   for (size_t i = 0; i < factors_.size(); ++i) {
     const auto& f = factors_[i];
@@ -60,12 +62,25 @@ std::vector<int64_t> JointDistribution::group_sizes() const {
   return sizes;
 }
 
+std::vector<int64_t> JointDistribution::value_group_sizes() const {
+  auto sizes = group_sizes();
+  if (order_ == GroupOrder::kReversed) std::reverse(sizes.begin(), sizes.end());
+  return sizes;
+}
+
 std::vector<torch::Tensor> JointDistribution::split(const torch::Tensor& value) const {
   int64_t total = 0;
   for (const auto& f : factors_) total += f.size;
   TORCH_CHECK(value.dim() >= 1 && value.size(-1) == total, "JointDistribution: expected a value [..., ",
               total, "], got ", value.sizes());
-  return value.split_with_sizes(group_sizes(), -1);
+  auto groups = value.split_with_sizes(value_group_sizes(), -1);
+  if (order_ == GroupOrder::kReversed) std::reverse(groups.begin(), groups.end());
+  return groups;
+}
+
+torch::Tensor JointDistribution::join(std::vector<torch::Tensor> groups) const {
+  if (order_ == GroupOrder::kReversed) std::reverse(groups.begin(), groups.end());
+  return concatenate(groups);
 }
 
 std::shared_ptr<Distribution> JointDistribution::factor(size_t i,
@@ -91,7 +106,7 @@ std::pair<torch::Tensor, torch::Tensor> JointDistribution::draw(at::IntArrayRef 
       groups.push_back(d->rsample(draw_shape));
     }
   }
-  return {concatenate(groups), log_q};
+  return {join(std::move(groups)), log_q};
 }
 
 torch::Tensor JointDistribution::sample(at::IntArrayRef shape) const {
@@ -121,7 +136,19 @@ torch::Tensor JointDistribution::log_prob(const torch::Tensor& value) const {
 torch::Tensor JointDistribution::mean() const {
   std::vector<torch::Tensor> means;
   for (size_t i = 0; i < factors_.size(); ++i) means.push_back(factor(i, means)->mean());
-  return concatenate(means);
+  return join(std::move(means));
+}
+
+std::optional<Normal> JointDistribution::normal_at_means() const {
+  std::vector<torch::Tensor> means, log_vars;
+  for (size_t i = 0; i < factors_.size(); ++i) {
+    const auto d = factor(i, means);
+    const Normal* normal = d->diagonal_gaussian();
+    if (normal == nullptr) return std::nullopt;
+    means.push_back(normal->mean());
+    log_vars.push_back(normal->log_var().expand_as(normal->mean()));
+  }
+  return Normal(join(std::move(means)), join(std::move(log_vars)));
 }
 
 std::shared_ptr<Distribution> JointDistribution::detached() const {
@@ -140,7 +167,7 @@ std::shared_ptr<Distribution> JointDistribution::detached() const {
           "only the model can do)");
     }
   }
-  return std::make_shared<JointDistribution>(std::move(factors));
+  return std::make_shared<JointDistribution>(std::move(factors), order_);
 }
 
 }  // namespace lvm

@@ -1,11 +1,14 @@
 #pragma once
 // A joint distribution over several latent groups, q(z1) q(z2|z1) ..., whose value is the
-// concatenation of the groups along the last dimension: [..., Z1 + Z2 + ...].
+// concatenation of the groups along the last dimension: [..., Z1 + Z2 + ...]. A top-down prior
+// p(z2) p(z1|z2) draws its groups in the opposite order of the bottom-up proposal q(z1|x) q(z2|z1)
+// it is paired with; GroupOrder::kReversed lays its value out as the proposal's, [z1, z2].
 
 #include <functional>
+#include <optional>
 #include <vector>
 
-#include "lvm/distributions/distribution.h"
+#include "lvm/distributions/normal.h"
 
 namespace lvm {
 
@@ -27,11 +30,19 @@ class JointDistribution : public Distribution {
     static Factor given(Conditional conditional, int64_t size, Conditional detached_factor = {});
   };
 
-  explicit JointDistribution(std::vector<Factor> factors);
+  /// Where each factor's group sits in the value: in factor order, or last factor first.
+  enum class GroupOrder { kFactorOrder, kReversed };
 
+  explicit JointDistribution(std::vector<Factor> factors, GroupOrder order = GroupOrder::kFactorOrder);
+
+  /// The groups' sizes in factor order.
   std::vector<int64_t> group_sizes() const;
-  /// value [..., ΣZi] -> one tensor [..., Zi] per group.
+  /// The groups' sizes in the order the value holds them.
+  std::vector<int64_t> value_group_sizes() const;
+  /// value [..., ΣZi] -> one tensor [..., Zi] per group, in factor order.
   std::vector<torch::Tensor> split(const torch::Tensor& value) const;
+  /// groups [..., Zi] in factor order (broadcast against each other) -> the value [..., ΣZi].
+  torch::Tensor join(std::vector<torch::Tensor> groups) const;
 
   /// Sequential: each conditional factor is drawn given the groups drawn before it.
   torch::Tensor sample(at::IntArrayRef shape = {}) const override;
@@ -45,6 +56,10 @@ class JointDistribution : public Distribution {
   /// A chain of means: each factor's mean given the earlier groups' means (the true mean only
   /// when the conditional means are linear in the earlier groups): [batch..., ΣZi]
   torch::Tensor mean() const override;
+  /// Each factor's diagonal Gaussian given the earlier groups' means, concatenated like the value:
+  /// how a hierarchy's q(z|x) is summarised for encoding (z1's q, then q(z2|z1) at z1's mean).
+  /// nullopt when some factor is not a diagonal Gaussian.
+  std::optional<Normal> normal_at_means() const;
 
  private:
   // Factor i's distribution given the earlier groups.
@@ -53,6 +68,7 @@ class JointDistribution : public Distribution {
   std::pair<torch::Tensor, torch::Tensor> draw(at::IntArrayRef shape, bool with_log_prob) const;
 
   std::vector<Factor> factors_;
+  GroupOrder order_;
 };
 
 }  // namespace lvm

@@ -8,6 +8,7 @@
 
 #include <torch/torch.h>
 
+#include "lvm/distributions/joint.h"
 #include "lvm/distributions/kl.h"
 #include "lvm/estimators/streaming_log_sum_exp.h"
 #include "lvm/runtime/runtime.h"
@@ -201,6 +202,7 @@ ActiveUnits active_units(LatentVariableModel& model, const torch::Tensor& images
   TORCH_CHECK(images.size(0) >= 1, "active_units: no images");
   torch::NoGradGuard no_grad;
   std::vector<torch::Tensor> means;
+  ActiveUnits result;
   for (int64_t start = 0; start < images.size(0); start += batch_size) {
     const auto x = images.slice(0, start, std::min(start + batch_size, images.size(0)));
     const auto q = model.proposal(x);
@@ -208,10 +210,18 @@ ActiveUnits active_units(LatentVariableModel& model, const torch::Tensor& images
       throw std::invalid_argument("active units: model '" + model.kind() + "' has no proposal q(z|x)");
     }
     means.push_back(q->mean().to(torch::kDouble));  // [b, Z]
+    if (const auto* joint = dynamic_cast<const JointDistribution*>(q.get()); joint && start == 0) {
+      result.group_sizes = joint->value_group_sizes();
+    }
   }
-  ActiveUnits result;
   result.variance = torch::cat(means).var(0, /*unbiased=*/false);
-  result.count = (result.variance > threshold).sum().item<int64_t>();
+  const auto active = result.variance > threshold;
+  result.count = active.sum().item<int64_t>();
+  int64_t offset = 0;
+  for (const int64_t size : result.group_sizes) {
+    result.group_counts.push_back(active.narrow(0, offset, size).sum().item<int64_t>());
+    offset += size;
+  }
   return result;
 }
 

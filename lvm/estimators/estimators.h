@@ -84,6 +84,10 @@ Summary summarize(const torch::Tensor& values);
 struct ActiveUnits {
   int64_t count = 0;
   torch::Tensor variance;  // [Z] Var_x(E_q[z_i|x]), double
+  /// A hierarchy's latent groups (its layers) in the order z holds them, with the active units
+  /// of each; empty for a latent of one group.
+  std::vector<int64_t> group_sizes;
+  std::vector<int64_t> group_counts;
 };
 /// images: [N, D] -> ActiveUnits, in batches; uses the proposal's mean. Throws if the model has no
 /// proposal.

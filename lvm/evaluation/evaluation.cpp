@@ -305,6 +305,12 @@ util::Json EvaluationReport::to_json(int64_t data_dim, util::Json head) const {
     json.set("active_units", active_units->count)
         .set("latent_dim", active_units->variance.size(0))
         .set("active_unit_threshold", active_unit_threshold);
+    if (!active_units->group_sizes.empty()) {
+      auto counts = util::Json::array(), sizes = util::Json::array();
+      for (const int64_t n : active_units->group_counts) counts.push(n);
+      for (const int64_t n : active_units->group_sizes) sizes.push(n);
+      json.set("active_units_per_group", std::move(counts)).set("latent_group_sizes", std::move(sizes));
+    }
   }
   if (options.refine > 0) {
     const Gaps g = gaps_of(*this);
@@ -344,8 +350,13 @@ std::string EvaluationReport::table(int64_t data_dim) const {
   if (!source.empty())
     out += fmt::format("bits/dim   {:.4f} (from {})\n", bits_per_dim(*this, source, data_dim), source);
   if (active_units) {
-    out += fmt::format("active units {}/{} (Cov_x E_q[z_i] > {})\n", active_units->count,
+    out += fmt::format("active units {}/{} (Cov_x E_q[z_i] > {})", active_units->count,
                        active_units->variance.size(0), active_unit_threshold);
+    for (size_t g = 0; g < active_units->group_sizes.size(); ++g) {
+      out += fmt::format("{} z{} {}/{}", g == 0 ? ";" : ",", g + 1, active_units->group_counts[g],
+                         active_units->group_sizes[g]);
+    }
+    out += '\n';
   }
   if (options.refine > 0) {
     const Gaps g = gaps_of(*this);

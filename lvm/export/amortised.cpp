@@ -38,25 +38,9 @@ def elbo(self, x: Tensor) -> Tensor:
     z = self._normal_rsample(mean, log_var, 1)
     return self.decoder.log_prob(x, z).mean(0) - self.prior.kl(mean, log_var)
 
-def log_likelihood(self, x: Tensor, k: int, chunk_size: int = 0) -> Tensor:
-    assert k >= 1, "log_likelihood: expected k >= 1, got " + str(k)
-    assert chunk_size >= 0, "log_likelihood: expected chunk_size >= 0, got " + str(chunk_size)
-    x = self._check_x(x)
-    mean, log_var = self.encoder.forward(x)
-    b = x.size(0)
-    chunk = chunk_size
-    if chunk == 0:
-        chunk = max(1, self.chunk_elements // max(1, b * self.max_width))
-    chunk = min(chunk, k)
-    total = torch.full([b], float("-inf"), dtype=mean.dtype, device=mean.device)
-    done = 0
-    while done < k:
-        s = min(chunk, k - done)
-        z = self._normal_rsample(mean, log_var, s)
-        log_w = (self.prior.log_prob(z) + self.decoder.log_prob(x, z)) - self._normal_log_prob(z, mean, log_var)
-        total = torch.logaddexp(total, torch.logsumexp(log_w, 0))
-        done += s
-    return total - torch.log(k)
+def _log_weights(self, x: Tensor, mean: Tensor, log_var: Tensor, s: int) -> Tensor:
+    z = self._normal_rsample(mean, log_var, s)
+    return (self.prior.log_prob(z) + self.decoder.log_prob(x, z)) - self._normal_log_prob(z, mean, log_var)
 
 def forward(self, x: Tensor) -> Tensor:
     return self.elbo(x)
@@ -112,7 +96,7 @@ ModelScript amortised_model_script(LatentVariableModel& model, const std::string
   const int64_t max_width =
       std::max({model.data_dim(), encoder.max_width, decoder.max_width, prior.max_width});
   out.int_attributes = {{"max_width", max_width}};
-  out.source = input_check_methods() + normal_methods() + kAmortisedSource;
+  out.source = input_check_methods() + normal_methods() + importance_sampling_methods() + kAmortisedSource;
   out.methods = {"encode"};
   for (const auto& name : decoder.facade_methods) out.methods.push_back(name);
   for (const char* name :

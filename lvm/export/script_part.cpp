@@ -58,6 +58,28 @@ def _normal_rsample(self, mean: Tensor, log_var: Tensor, s: int) -> Tensor:
 )");
 }
 
+std::string importance_sampling_methods() {
+  return R"(
+def log_likelihood(self, x: Tensor, k: int, chunk_size: int = 0) -> Tensor:
+    assert k >= 1, "log_likelihood: expected k >= 1, got " + str(k)
+    assert chunk_size >= 0, "log_likelihood: expected chunk_size >= 0, got " + str(chunk_size)
+    x = self._check_x(x)
+    mean, log_var = self.encoder.forward(x)
+    b = x.size(0)
+    chunk = chunk_size
+    if chunk == 0:
+        chunk = max(1, self.chunk_elements // max(1, b * self.max_width))
+    chunk = min(chunk, k)
+    total = torch.full([b], float("-inf"), dtype=mean.dtype, device=mean.device)
+    done = 0
+    while done < k:
+        s = min(chunk, k - done)
+        total = torch.logaddexp(total, torch.logsumexp(self._log_weights(x, mean, log_var, s), 0))
+        done += s
+    return total - torch.log(k)
+)";
+}
+
 std::string bernoulli_methods() {
   // x·l − softplus(l) = log Bernoulli(x; σ(l)), stable for any l (lvm/distributions/bernoulli.cpp).
   return R"(

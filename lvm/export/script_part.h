@@ -82,6 +82,12 @@ std::string activation_call(const std::string& activation, const std::string& ar
 ///   _normal_rsample(mean, log_var, s)  -> [s, *mean.shape]
 std::string normal_methods();
 
+/// log_likelihood(x, k, chunk_size=0) -> [B]: the importance-sampled log p(x) of a model whose
+/// proposal starts from (mean, log_var) = self.encoder.forward(x), over the owner's
+/// _log_weights(x, mean, log_var, s) -> [s, B] (s fresh draws each), chunk_size draws at a time
+/// (0: as many as fit in chunk_elements), combined by a streaming logsumexp.
+std::string importance_sampling_methods();
+
 /// Methods of the Bernoulli over pixels with logits: _bernoulli_log_prob(x, logits) -> summed.
 std::string bernoulli_methods();
 

@@ -18,6 +18,11 @@ Normal GaussianEncoderImpl::forward(const torch::Tensor& x) {
   return Normal(parts[0], parts[1]);
 }
 
+Normal GaussianEncoderImpl::forward_with_stopped_weights(const torch::Tensor& x) {
+  auto parts = net_->forward_with_stopped_weights(x).chunk(2, -1);
+  return Normal(parts[0], parts[1]);
+}
+
 torchscript::ScriptedPart GaussianEncoderImpl::script() {
   torchscript::ScriptedPart part;
   part.module = torchscript::new_part_module("MlpGaussianEncoder");

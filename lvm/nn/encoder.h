@@ -14,6 +14,8 @@ class GaussianEncoderImpl : public torch::nn::Module {
                       std::string activation);
   /// x: [B, D] -> q(z|x) with mean, log_var [B, Z]
   Normal forward(const torch::Tensor& x);
+  /// forward(x) with the weights detached (gradients reach x only), for DReG.
+  Normal forward_with_stopped_weights(const torch::Tensor& x);
   int64_t latent_dim() const { return latent_dim_; }
   /// This encoder as an exported proposal part (contract in lvm/export/script_part.h).
   torchscript::ScriptedPart script();

@@ -44,6 +44,18 @@ MlpImpl::MlpImpl(const MlpOptions& options) : options_(options) {
 
 torch::Tensor MlpImpl::forward(const torch::Tensor& x) { return layers_->forward(x); }
 
+torch::Tensor MlpImpl::forward_with_stopped_weights(const torch::Tensor& x) {
+  torch::Tensor h = x;
+  for (auto& layer : *layers_) {
+    if (auto* linear = dynamic_cast<torch::nn::LinearImpl*>(layer.ptr().get())) {
+      h = torch::nn::functional::linear(h, linear->weight.detach(), linear->bias.detach());
+    } else {
+      h = layer.forward(h);  // an activation: no weights
+    }
+  }
+  return h;
+}
+
 torch::Tensor MlpImpl::hidden(const torch::Tensor& x) {
   const bool fused_tanh = !torch::GradMode::is_enabled() && options_.activation() == "tanh" &&
                           x.device().is_cpu() && x.scalar_type() == torch::kFloat && x.dim() >= 1;

@@ -31,6 +31,9 @@ class MlpImpl : public torch::nn::Module {
   explicit MlpImpl(const MlpOptions& options);
   /// x: [..., input_dim] -> [..., output_dim]
   torch::Tensor forward(const torch::Tensor& x);
+  /// forward(x) with every weight detached: gradients reach x but not the weights (the
+  /// stop-gradient that DReG puts on a proposal's parameters).
+  torch::Tensor forward_with_stopped_weights(const torch::Tensor& x);
   /// Every layer but the final Linear: x [..., input_dim] -> [..., last hidden width] (x itself when
   /// there are no hidden layers). forward(x) == output_layer()(hidden(x)). Without autograd, tanh
   /// layers on CPU float take the fused form of lvm/nn/fused_tanh.h (equal within float rounding).

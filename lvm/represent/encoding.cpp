@@ -1,11 +1,13 @@
 #include "lvm/represent/encoding.h"
 
+#include <optional>
 #include <stdexcept>
 
 #include <fmt/format.h>
 #include <torch/torch.h>
 
 #include "lvm/distributions/categorical.h"
+#include "lvm/distributions/joint.h"
 #include "lvm/distributions/kl.h"
 #include "lvm/distributions/normal.h"
 
@@ -41,10 +43,15 @@ Encoding encode(LatentVariableModel& model, const torch::Tensor& images, const t
     const auto x = images.slice(0, start, std::min(start + batch_size, images.size(0)));
     const auto proposal = model.proposal(x);  // keeps q alive
     const Normal* q = proposal == nullptr ? nullptr : proposal->diagonal_gaussian();
+    std::optional<Normal> chained;  // a hierarchy's q, layer by layer at the means
+    if (const auto* joint = dynamic_cast<const JointDistribution*>(proposal.get()); q == nullptr && joint) {
+      chained = joint->normal_at_means();
+      if (chained) q = &*chained;
+    }
     if (q == nullptr) {
       throw std::invalid_argument("this " + model.kind() +
                                   " model has no Gaussian q(z|x) to encode with (only models with a "
-                                  "diagonal Gaussian encoder, such as the VAE, can be encoded)");
+                                  "diagonal Gaussian encoder, or a hierarchy of them, can be encoded)");
     }
     means.push_back(q->mean().expand({x.size(0), model.latent_dim()}).to(torch::kCPU, torch::kFloat));
     log_vars.push_back(q->log_var().expand({x.size(0), model.latent_dim()}).to(torch::kCPU, torch::kFloat));

@@ -78,6 +78,16 @@ int64_t mlp_bytes_per_row(int64_t in, const std::vector<int64_t>& hidden, int64_
   return floats * static_cast<int64_t>(sizeof(float));
 }
 
+double mlp_weights(int64_t in, const std::vector<int64_t>& hidden, int64_t out) {
+  double total = 0;
+  int64_t from = in;
+  for (const int64_t h : hidden) {
+    total += static_cast<double>(from + 1) * static_cast<double>(h);
+    from = h;
+  }
+  return total + static_cast<double>(from + 1) * static_cast<double>(out);
+}
+
 std::string format_bytes(double bytes) {
   const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
   int unit = 0;

@@ -22,6 +22,8 @@ std::optional<int64_t> available_memory(const torch::Device& device);
 /// every layer's output before and after its activation, the input and the output. An estimate
 /// for one forward pass without autograd, the kind an evaluation chunk runs.
 int64_t mlp_bytes_per_row(int64_t in, const std::vector<int64_t>& hidden, int64_t out);
+/// Weights of an MLP in -> hidden... -> out, biases included.
+double mlp_weights(int64_t in, const std::vector<int64_t>& hidden, int64_t out);
 
 /// "1.5 GiB", "640 KiB", "12 B".
 std::string format_bytes(double bytes);

@@ -440,7 +440,7 @@ TEST(ConfigRules, ModelSectionsHoldTheirOwnModelsKeysOnly) {
             "x.yaml:3: model.components: unknown key for model.type vae: it is a key of gmm (a model section "
             "holds the keys of its own model only: set model.type: gmm or remove the key)");
   EXPECT_EQ(parse_error("model:\n  type: gmm\n  encoder:\n    hidden: [10]\n"),
-            "x.yaml:3: model.encoder: unknown key for model.type gmm: it is a key of vae (a model "
+            "x.yaml:3: model.encoder: unknown key for model.type gmm: it is a key of vae and vae2 (a model "
             "section holds the keys of its own model only: set model.type: vae or remove the key)");
   // The flat keys of lvm 0.1 too.
   EXPECT_EQ(parse_error("model:\n  type: gmm\n  encoder_hidden: [10]\n"),

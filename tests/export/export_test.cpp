@@ -3,7 +3,6 @@
 // fit, atomic replacement, and a separate Python process loading the file.
 
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 #include <torch/script.h>
 #include <torch/torch.h>
 
@@ -518,17 +517,6 @@ TEST(ExportRun, LoadsOnCuda) {
 // ---------------------------------------------------------------------------------------------
 // Python: a separate process with no lvm code loads the file (scripts/check_export.py).
 
-// A python3 that can import torch: $LVM_PYTHON, else python3 on PATH, else Debian's.
-std::string python_with_torch() {
-  std::vector<std::string> candidates;
-  if (const char* env = std::getenv("LVM_PYTHON")) candidates.emplace_back(env);
-  candidates.insert(candidates.end(), {"python3", "/usr/bin/python3"});
-  for (const auto& python : candidates) {
-    if (std::system((python + " -c 'import torch' >/dev/null 2>&1").c_str()) == 0) return python;
-  }
-  return "";
-}
-
 util::Json to_json(const torch::Tensor& t) {
   const auto values = t.detach().to(torch::kDouble).contiguous();
   if (values.dim() == 0) return values.item<double>();
@@ -586,7 +574,7 @@ void write_reference(Vae& vae, const Architecture& arch, const std::string& path
 }
 
 TEST(ExportPython, PythonLoadsTheExportAndReproducesTheNativeNumbers) {
-  const auto python = python_with_torch();
+  const auto python = testing::python_with_torch();
   if (python.empty()) {
     GTEST_SKIP() << "no python3 with torch (install python3-torch: scripts/install_deps.sh --python); "
                     "the Python check of exported files did not run";
@@ -599,14 +587,10 @@ TEST(ExportPython, PythonLoadsTheExportAndReproducesTheNativeNumbers) {
     write_reference(*vae, arch, path);
     files += " " + path;
   }
-  const std::string command = python + " " + LVM_SOURCE_DIR + "/scripts/check_export.py" + files + " 2>&1";
-  FILE* pipe = popen(command.c_str(), "r");
-  ASSERT_NE(pipe, nullptr);
-  std::string output;
-  char buffer[4096];
-  for (size_t n; (n = fread(buffer, 1, sizeof buffer, pipe)) > 0;) output.append(buffer, n);
-  const int status = pclose(pipe);
-  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << command << "\n" << output;
+  const std::string command = python + " " + LVM_SOURCE_DIR + "/scripts/check_export.py" + files;
+  const auto checked = testing::run_shell(command);
+  const std::string& output = checked.output;
+  ASSERT_EQ(checked.exit_code, 0) << command << "\n" << output;
   EXPECT_NE(output.find("bernoulli.pt: ok"), std::string::npos) << output;
   EXPECT_NE(output.find("gaussian.pt: ok"), std::string::npos) << output;
 }

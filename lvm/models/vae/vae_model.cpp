@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "lvm/models/image_data_rules.h"
 #include "lvm/models/registry.h"
 #include "lvm/models/vae/vae.h"
 #include "lvm/models/vae/vae_config.h"
@@ -42,38 +43,10 @@ void VaeConfig::check(const config::ExperimentConfig& config, const config::Rule
                     "activation (VaeOptions); set both to the same",
                     decoder.activation, encoder.activation));
   }
-  const config::DataConfig& data = config.data;
-  if (likelihood == "bernoulli" && data.binarize == "none" && !data.bernoulli_on_grey) {
-    context.fail("data.binarize",
-                 "none with model.likelihood: bernoulli: a Bernoulli likelihood on grey levels in [0,1] is a "
-                 "cross-entropy, not a likelihood (it is not normalised over the grey values, so its "
-                 "log-likelihood cannot be compared with published results); binarise the data "
-                 "(data.binarize: dynamic or static), use model.likelihood: gaussian, or set "
-                 "data.bernoulli_on_grey: true to train on grey levels anyway");
-  }
-  if (config::is_vector_dataset(data)) {
-    context.fail("data.dataset",
-                 fmt::format("{} data are vectors, for a model of vectors such as model.type: gmm; a vae "
-                             "trains on images (mnist, fashion_mnist)",
-                             data.dataset));
-  }
-  if (data.pca_dim > 0) {
-    context.fail("data.pca_dim", "PCA projection is for vector data (a model such as gmm), not for a vae");
-  }
+  check_image_model_data(config, context, "vae", likelihood);
 }
 
 namespace {
-
-// Weights of an MLP in -> hidden... -> out (biases included).
-double mlp_weights(int64_t in, const std::vector<int64_t>& hidden, int64_t out) {
-  double total = 0;
-  int64_t from = in;
-  for (const int64_t h : hidden) {
-    total += static_cast<double>(from + 1) * static_cast<double>(h);
-    from = h;
-  }
-  return total + static_cast<double>(from + 1) * static_cast<double>(out);
-}
 
 int64_t product(const std::vector<int64_t>& shape) {
   return std::accumulate(shape.begin(), shape.end(), int64_t{1}, std::multiplies<>());
@@ -84,8 +57,8 @@ MemoryFootprint vae_footprint(const VaeConfig& c, const std::vector<int64_t>& da
   // A Gaussian decoder outputs a mean and a log-variance per pixel.
   const int64_t decoder_out = c.likelihood == "gaussian" ? 2 * data_dim : data_dim;
   MemoryFootprint size;
-  size.parameters = mlp_weights(data_dim, c.encoder.hidden, 2 * c.latent_dim) +
-                    mlp_weights(c.latent_dim, c.decoder.hidden, decoder_out);
+  size.parameters = runtime::mlp_weights(data_dim, c.encoder.hidden, 2 * c.latent_dim) +
+                    runtime::mlp_weights(c.latent_dim, c.decoder.hidden, decoder_out);
   size.bytes_per_example =
       static_cast<double>(runtime::mlp_bytes_per_row(data_dim, c.encoder.hidden, 2 * c.latent_dim));
   // The decoder's pass, and z with its two log-densities.
