@@ -44,7 +44,7 @@ StringRule device_spec() {
 }  // namespace
 
 void DataConfig::visit_fields(FieldVisitor& v) {
-  v.choice("dataset", dataset, {"mnist", "fashion_mnist", "npy", "synthetic", "csv"});
+  v.choice("dataset", dataset, {"mnist", "fashion_mnist", "npy", "images", "synthetic", "csv"});
   v.field("path", path, non_empty());
   v.choice("binarize", binarize, {"none", "dynamic", "static"});
   v.field("validation_size", validation_size, at_least(0));

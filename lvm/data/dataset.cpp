@@ -13,6 +13,7 @@
 #include <torch/torch.h>
 
 #include "lvm/data/idx.h"
+#include "lvm/data/image_folder.h"
 #include "lvm/data/npy.h"
 
 namespace lvm::data {
@@ -202,6 +203,53 @@ ReadSplits read_npy_splits(const config::DataConfig& config) {
   return read;
 }
 
+// data.path's PNG folder for training; data.test_path's for the test set, or without it the last
+// data.test_fraction of each class folder's images (so that every class is in both splits).
+ReadSplits read_image_folder_splits(const config::DataConfig& config) {
+  for (const auto& [key, value] :
+       {std::pair{"data.labels", &config.labels}, {"data.test_labels", &config.test_labels}}) {
+    if (!value->empty())
+      throw DataError(std::string(key) + " " + *value +
+                      ": data.dataset: images takes its labels from the class folders (DIR/CLASS/*.png)");
+  }
+  const ImageFolder train = read_image_folder(config.path);
+  ReadSplits read;
+  read.train_file = config.path;
+  if (!config.test_path.empty()) {
+    const ImageFolder test = read_image_folder(config.test_path);
+    read.train_x = to_unit_float(train.images);
+    read.train_y = train.labels;
+    read.test_x = to_unit_float(test.images);
+    read.test_y = test.labels;
+    read.test_file = config.test_path;
+    return read;
+  }
+  std::vector<torch::Tensor> fit_x, fit_y, test_x, test_y;
+  const int64_t classes = train.labels.max().item<int64_t>() + 1;
+  for (int64_t c = 0; c < classes; ++c) {
+    const auto index = (train.labels == c).nonzero().squeeze(1);
+    const int64_t n = index.size(0);
+    const auto n_test = static_cast<int64_t>(std::llround(config.test_fraction * static_cast<double>(n)));
+    if (n_test < 1 || n_test >= n) {
+      const std::string where =
+          train.class_names.empty() ? config.path : config.path + "/" + train.class_names[c];
+      throw DataError(where + ": data.test_fraction " + std::to_string(config.test_fraction) + " of its " +
+                      std::to_string(n) + " images leaves " + std::to_string(n_test) +
+                      " test images; set a fraction that keeps both splits non-empty, or data.test_path");
+    }
+    fit_x.push_back(train.images.index_select(0, index.narrow(0, 0, n - n_test)));
+    test_x.push_back(train.images.index_select(0, index.narrow(0, n - n_test, n_test)));
+    fit_y.push_back(torch::full({n - n_test}, c, torch::kInt64));
+    test_y.push_back(torch::full({n_test}, c, torch::kInt64));
+  }
+  read.train_x = to_unit_float(torch::cat(fit_x));
+  read.train_y = torch::cat(fit_y);
+  read.test_x = to_unit_float(torch::cat(test_x));
+  read.test_y = torch::cat(test_y);
+  read.test_file = config.path + " (the last " + std::to_string(config.test_fraction) + " of each class)";
+  return read;
+}
+
 ImageDataset split_and_binarize(const ReadSplits& read, const config::DataConfig& config,
                                 torch::Device device, int64_t seed) {
   const Binarization binarization = parse_binarization(config.binarize);
@@ -262,7 +310,9 @@ ImageDataset split_and_binarize(const ReadSplits& read, const config::DataConfig
 
 ImageDataset load_image_dataset(const config::DataConfig& config, torch::Device device, int64_t seed) {
   parse_binarization(config.binarize);  // an unknown name before any slow read
-  const ReadSplits read = config.dataset == "npy" ? read_npy_splits(config) : read_idx_splits(config);
+  const ReadSplits read = config.dataset == "npy"      ? read_npy_splits(config)
+                          : config.dataset == "images" ? read_image_folder_splits(config)
+                                                       : read_idx_splits(config);
   return split_and_binarize(read, config, device, seed);
 }
 

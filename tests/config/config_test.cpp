@@ -311,8 +311,9 @@ TEST(ConfigErrors, NotAChoice) {
             "x.yaml:2: model.objective: expected one of elbo|iwae, got 'vimco'");
   EXPECT_EQ(parse_error("train:\n  schedule: linear\n"),
             "x.yaml:2: train.schedule: expected one of none|step|exponential|cosine, got 'linear'");
-  EXPECT_EQ(parse_error("data:\n  dataset: cifar10\n"),
-            "x.yaml:2: data.dataset: expected one of mnist|fashion_mnist|npy|synthetic|csv, got 'cifar10'");
+  EXPECT_EQ(
+      parse_error("data:\n  dataset: cifar10\n"),
+      "x.yaml:2: data.dataset: expected one of mnist|fashion_mnist|npy|images|synthetic|csv, got 'cifar10'");
   EXPECT_EQ(parse_error("data:\n  binarize: yes\n"),
             "x.yaml:2: data.binarize: expected one of none|dynamic|static, got 'yes'");
   EXPECT_EQ(parse_error("output:\n  progress: fancy\n"),
