@@ -12,6 +12,7 @@
 #include "lvm/data/idx.h"
 #include "lvm/data/image_folder.h"
 #include "lvm/io/png.h"
+#include "tests/data/load_error.h"
 #include "tests/testing.h"
 
 namespace lvm::data {
@@ -46,14 +47,7 @@ config::DataConfig folder_config(const std::string& path) {
   return c;
 }
 
-std::string load_error(const config::DataConfig& c) {
-  try {
-    load_image_dataset(c, torch::kCPU, 0);
-  } catch (const DataError& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using testing_data::load_error;
 
 TEST(ImageFolder, ClassFoldersGiveLabelsInNameOrder) {
   torch::manual_seed(0);

@@ -15,6 +15,7 @@
 #include "lvm/data/dataset.h"
 #include "lvm/data/idx.h"
 #include "lvm/train/trainer.h"
+#include "tests/data/load_error.h"
 #include "tests/testing.h"
 
 namespace lvm::data {
@@ -144,14 +145,7 @@ TEST(NpyDataset, SplitsLikeMnistWithItsLabels) {
   EXPECT_TRUE(torch::equal(tail.validation.images, flat_unit(files.train).narrow(0, 19, 5)));
 }
 
-std::string load_error(const config::DataConfig& c) {
-  try {
-    load_image_dataset(c, torch::kCPU, 0);
-  } catch (const DataError& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using testing_data::load_error;
 
 TEST(NpyDataset, RefusesWhatIsNotAGreyImageSetWithTheFileNamed) {
   NpyImages files;

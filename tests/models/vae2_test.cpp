@@ -92,6 +92,16 @@ std::shared_ptr<Vae2> chain_vae2(const Chain& m, double shift = 0) {
   return model;
 }
 
+// A small vae2 with one hidden layer per part, D = 6, Z1 = 3, Z2 = 2.
+Vae2Options small_options(const std::string& likelihood = "bernoulli") {
+  return Vae2Options(6, 3, 2)
+      .encoder_hidden({5})
+      .top_encoder_hidden({4})
+      .top_decoder_hidden({4})
+      .decoder_hidden({5})
+      .likelihood(likelihood);
+}
+
 const torch::Tensor kX = torch::tensor({{0.5, -1.0}, {2.0, 0.3}, {-1.5, 1.2}}, kDouble);
 
 TEST(Vae2, PriorAndLikelihoodAreTheChainsDensities) {
@@ -198,14 +208,9 @@ TEST(Vae2, DregAndStandardGradientsAgreeInExpectation) {
 // every weight of all four tanh parts (nothing is detached that should not be).
 TEST(Vae2, GradientsOfTheBoundsAreTheirDerivatives) {
   torch::manual_seed(7);
-  Vae2 model(Vae2Options(5, 3, 2)
-                 .encoder_hidden({4})
-                 .top_encoder_hidden({3})
-                 .top_decoder_hidden({3})
-                 .decoder_hidden({4})
-                 .likelihood("gaussian"));
+  Vae2 model(small_options("gaussian"));
   model.to(torch::kDouble);
-  const auto x = torch::rand({2, 5}, kDouble);
+  const auto x = torch::rand({2, 6}, kDouble);
   for (const bool use_iwae : {false, true}) {
     auto bound = [&] {
       torch::manual_seed(11);
@@ -304,12 +309,7 @@ TEST(Vae2, ExportMatchesTheNativeModel) {
   testing::TempDir dir;
   for (const char* likelihood : {"bernoulli", "gaussian"}) {
     torch::manual_seed(4);
-    Vae2 model(Vae2Options(6, 3, 2)
-                   .encoder_hidden({5})
-                   .top_encoder_hidden({4})
-                   .top_decoder_hidden({4})
-                   .decoder_hidden({5})
-                   .likelihood(likelihood));
+    Vae2 model(small_options(likelihood));
     const auto path = dir.file(std::string(likelihood) + ".pt");
     // save_module checks every method of the reloaded file against the model before it keeps it.
     ASSERT_NO_THROW(torchscript::save_module(model, {}, path)) << likelihood;
@@ -340,9 +340,7 @@ TEST(Vae2, PythonLoadsTheExportAndReproducesTheNativeNumbers) {
   if (python.empty()) GTEST_SKIP() << "no python3 with torch (scripts/install_deps.sh --python)";
   testing::TempDir dir;
   torch::manual_seed(6);
-  Vae2 model(
-      Vae2Options(6, 3, 2).encoder_hidden({5}).top_encoder_hidden({4}).top_decoder_hidden({4}).decoder_hidden(
-          {5}));
+  Vae2 model(small_options());
   torchscript::save_module(model, {}, dir.file("vae2.pt"));
   torch::NoGradGuard no_grad;
   const auto x = torch::rand({4, 6}).round();
