@@ -3,6 +3,8 @@
 // that runs it once the command line is parsed.
 
 #include <functional>
+#include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -24,6 +26,10 @@ struct Command {
   CLI::App* cli = nullptr;
   std::function<int()> run;
 };
+
+/// The command line as main() received it (for `lvm train --nproc`, which runs it again per rank).
+void set_command_line(int argc, char** argv);
+const std::vector<std::string>& command_line();
 
 Command add_train_command(CLI::App& app);
 Command add_info_command(CLI::App& app);

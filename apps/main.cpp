@@ -16,17 +16,14 @@
 
 int main(int argc, char** argv) {
   lvm::runtime::ensure_blas_environment(argc, argv);
+  lvm::app::set_command_line(argc, argv);
 
   CLI::App app{"lvm: deep latent variable models on LibTorch (sample, evaluate, train, represent)", "lvm"};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("lvm ") + LVM_VERSION);
   const std::vector<lvm::app::Command> commands = {
-      lvm::app::add_train_command(app),
-      lvm::app::add_info_command(app),
-      lvm::app::add_export_command(app),
-      lvm::app::add_sample_command(app),
-      lvm::app::add_encode_command(app),
-      lvm::app::add_eval_command(app),
+      lvm::app::add_train_command(app),  lvm::app::add_info_command(app),   lvm::app::add_export_command(app),
+      lvm::app::add_sample_command(app), lvm::app::add_encode_command(app), lvm::app::add_eval_command(app),
   };
 
   try {

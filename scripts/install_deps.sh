@@ -26,6 +26,8 @@ packages=(
   build-essential cmake pkg-config ca-certificates clang-format git
   # libraries lvm links against
   libtorch-dev libyaml-cpp-dev libfmt-dev libgtest-dev libcli11-dev zlib1g-dev libpng-dev
+  # the Gloo headers that c10d's ProcessGroupGloo.hpp includes (data-parallel training)
+  libgloo-dev
   # LibTorch's speed depends on the BLAS under it: OpenBLAS, not the reference BLAS
   libopenblas0-pthread
 )

@@ -89,6 +89,8 @@ void OutputConfig::visit_fields(FieldVisitor& v) {
   v.field("image_every", image_every, at_least(0));
 }
 
+void DistributedConfig::visit_fields(FieldVisitor& v) { v.field("timeout_s", timeout_s, greater_than(0)); }
+
 void ExperimentConfig::visit_fields(FieldVisitor& v) {
   v.field("name", name, non_empty());
   v.field("device", device, device_spec());
@@ -99,6 +101,7 @@ void ExperimentConfig::visit_fields(FieldVisitor& v) {
   v.section("data", data);
   v.section("train", train);
   v.section("output", output);
+  v.section("distributed", distributed);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -159,6 +159,15 @@ struct OutputConfig : Section {
   void visit_fields(FieldVisitor& v) override;
 };
 
+// Data-parallel runs (lvm train --nproc N, torchrun; lvm/distributed/): ignored by one process.
+struct DistributedConfig : Section {
+  // The rendezvous, or any exchange between the processes, that takes longer ends the run with
+  // an error naming the process and what it was doing (a peer that died or hangs).
+  double timeout_s = 300;
+
+  void visit_fields(FieldVisitor& v) override;
+};
+
 struct ExperimentConfig : Section {
   std::string name = "experiment";
   std::string device = "auto";  // auto | cpu | cuda | cuda:N
@@ -169,6 +178,7 @@ struct ExperimentConfig : Section {
   DataConfig data;
   TrainConfig train;
   OutputConfig output;
+  DistributedConfig distributed;
 
   /// runs/<name> unless output.run_dir is set.
   std::string resolved_run_dir() const;

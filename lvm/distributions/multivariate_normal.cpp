@@ -2,6 +2,8 @@
 
 #include <torch/torch.h>
 
+#include "lvm/runtime/batch_shard.h"
+
 namespace lvm {
 namespace {
 constexpr double kLog2Pi = 1.8378770664093454835606594728112;
@@ -29,7 +31,7 @@ torch::Tensor MultivariateNormal::rsample(at::IntArrayRef shape) const {
   std::vector<int64_t> full(shape.begin(), shape.end());
   const auto batch = at::infer_size(mean_.sizes(), scale_tril_.sizes().slice(0, scale_tril_.dim() - 1));
   full.insert(full.end(), batch.begin(), batch.end());
-  const auto eps = torch::randn(full, mean_.options());
+  const auto eps = runtime::per_example_randn(full, mean_.options());  // lvm/runtime/batch_shard.h
   return mean_ + torch::matmul(scale_tril_, eps.unsqueeze(-1)).squeeze(-1);
 }
 

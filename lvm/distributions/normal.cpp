@@ -4,6 +4,8 @@
 
 #include <torch/torch.h>
 
+#include "lvm/runtime/batch_shard.h"
+
 namespace lvm {
 namespace {
 
@@ -34,7 +36,8 @@ torch::Tensor Normal::sample(at::IntArrayRef shape) const {
 }
 
 torch::Tensor Normal::rsample(at::IntArrayRef shape) const {
-  const auto eps = torch::randn(sample_shape_of(shape, mean_, log_var_), mean_.options());
+  // Per-example noise: the same ε for a row whether or not its batch is split over processes.
+  const auto eps = runtime::per_example_randn(sample_shape_of(shape, mean_, log_var_), mean_.options());
   return mean_ + eps * torch::exp(0.5 * log_var_);
 }
 

@@ -170,6 +170,21 @@ torch::Tensor FlatAdam::flat_gradient() {
   return flat_gradients_;
 }
 
+void FlatAdam::set_flat_gradient(const torch::Tensor& flat) {
+  torch::NoGradGuard no_grad;
+  if (fused_ && adopted() && flat.is_same(flat_gradients_)) return;
+  int64_t offset = 0;
+  for (auto& p : parameters_) {
+    const auto slice = flat.narrow(0, offset, p.numel()).view_as(p);
+    if (p.grad().defined()) {
+      p.mutable_grad().copy_(slice);
+    } else {
+      p.mutable_grad() = slice.clone();
+    }
+    offset += p.numel();
+  }
+}
+
 torch::Tensor FlatAdam::gradient_norm() {
   if (!fused_) return train::gradient_norm(parameters_);
   return flat_gradient().norm().to(torch::kDouble);

@@ -45,6 +45,10 @@ class FlatAdam : public torch::optim::Adam {
   /// gradients where the step does not use flat buffers). Undefined gradients read as zeros.
   torch::Tensor flat_gradient();
 
+  /// Makes the gradients equal `flat` [n_parameters], laid out as flat_gradient() (e.g. after
+  /// summing it over processes); nothing to copy when `flat` is the flat buffer itself.
+  void set_flat_gradient(const torch::Tensor& flat);
+
   /// sqrt(Σ g²) over all gradients: a 0-d double tensor on the parameters' device (no host sync).
   torch::Tensor gradient_norm();
 

@@ -8,6 +8,7 @@
 #include <iostream>
 #include <optional>
 #include <sstream>
+#include <thread>
 
 #include <fmt/format.h>
 #include <torch/torch.h>
@@ -15,6 +16,7 @@
 #include "lvm/data/dataset.h"
 #include "lvm/models/registry.h"
 #include "lvm/objectives/objective.h"
+#include "lvm/runtime/batch_shard.h"
 #include "lvm/runtime/runtime.h"
 #include "lvm/train/checkpoint.h"
 #include "lvm/train/evaluate.h"
@@ -134,6 +136,36 @@ std::string nonfinite_quantity(double loss, torch::nn::Module& model) {
   return "gradient norm";
 }
 
+// One step's totals over every process of a data-parallel group.
+struct StepTotals {
+  double loss = 0;       // the global batch's mean loss
+  double value_sum = 0;  // Σ of the objective's value over the global batch
+  bool stop = false;     // whether any process was asked to stop
+};
+
+// The data-parallel exchange after a step's backward pass (lvm/train/data_parallel.h): this
+// process's gradient of the mean over its `rows` of the global batch of `global_rows`, weighted
+// by rows / global_rows and summed over the group, is the gradient of the global batch's mean.
+StepTotals exchange_step(DataParallel& group, FlatAdam& optimizer, const ObjectiveResult& result,
+                         int64_t rows, int64_t global_rows, const std::string& where) {
+  const double share = static_cast<double>(rows) / static_cast<double>(global_rows);
+  torch::Tensor gradient = optimizer.flat_gradient();
+  gradient.mul_(share);
+  group.all_reduce_sum(gradient, "the gradients of " + where);
+  optimizer.set_flat_gradient(gradient);
+  auto totals =
+      torch::stack(
+          {result.loss.detach().to(torch::kDouble) * share, result.value.sum().to(torch::kDouble),
+           torch::full({}, stop_requested() != 0 ? 1.0 : 0.0, torch::kDouble).to(result.loss.device())})
+          .cpu();
+  group.all_reduce_sum(totals, "the loss of " + where);
+  StepTotals out;
+  out.loss = totals[0].item<double>();
+  out.value_sum = totals[1].item<double>();
+  out.stop = totals[2].item<double>() > 0;
+  return out;
+}
+
 // What the trainer writes into the run directory. A process that does not write (one of several
 // data-parallel processes other than the first, TrainRequest::writes) reads checkpoints but
 // writes nothing.
@@ -177,7 +209,12 @@ TrainSummary train(const TrainRequest& request) {
   // A process that writes nothing may join a run directory the writer has set up already.
   if (request.writes || request.resume) check_run_dir(request);
 
-  const auto threads = runtime::configure_threads(cfg.threads, cfg.torch_threads, cfg.blas_threads);
+  // threads: 0 (all cores) means this process's share of them when several share the machine.
+  const int64_t cores = std::max(1u, std::thread::hardware_concurrency());
+  const int64_t thread_budget = cfg.threads == 0 && request.parallel != nullptr
+                                    ? std::max<int64_t>(1, cores / request.parallel->local_world_size())
+                                    : cfg.threads;
+  const auto threads = runtime::configure_threads(thread_budget, cfg.torch_threads, cfg.blas_threads);
   const torch::Device device = runtime::resolve_device(cfg.device);
   torch::manual_seed(static_cast<uint64_t>(cfg.train.seed));
 
@@ -191,6 +228,7 @@ TrainSummary train(const TrainRequest& request) {
         "data.binarize to dynamic or static, or data.bernoulli_on_grey: true to accept it");
   }
   model->to(device);
+  DataParallel* const parallel = request.parallel.get();
   const Objective objective = request.objective ? request.objective : spec.objective(cfg.model.options());
   FlatAdam optimizer(model->parameters(), optimizer_options(cfg.train));
   const auto validate = [&](const torch::Tensor& x) {
@@ -220,6 +258,9 @@ TrainSummary train(const TrainRequest& request) {
   } else if (hooks.initialize) {
     hooks.initialize(*model, data);
   }
+  // Every process starts from the same weights: the first's (a resume reads one checkpoint
+  // everywhere, a fresh start draws from one seed; this makes sure of it).
+  if (parallel != nullptr) broadcast_parameters(model->parameters(), *parallel);
   state.config_yaml = config_yaml;
   state.data_shape = data.data_shape;
   files.write("config.yaml", config_yaml);
@@ -241,11 +282,19 @@ TrainSummary train(const TrainRequest& request) {
   if (data.images && files.enabled()) snapshots.emplace(cfg, *data.images, request.run_dir);
   const int64_t n_train = data.train.size(0);
   const int64_t batch_size = std::min(cfg.train.batch_size, n_train);
+  if (parallel != nullptr) check_batches_split(n_train, batch_size, parallel->world_size());
   const bool skip_nonfinite = cfg.train.on_nonfinite == "skip";
   const auto parameters = model->parameters();
   const std::string last_path = files.checkpoint_path("last");
   double total_seconds = 0, total_examples = 0;
   int64_t skips_in_a_row = 0;
+  // Data-parallel: time spent in the exchanges, over the steps of this process.
+  double exchange_seconds = 0;
+  int64_t exchanges = 0;
+  // A stop request as the processes agree on it (one process: this one's); the signal it names.
+  bool stop_agreed = false;
+  const auto stopping_now = [&] { return parallel != nullptr ? stop_agreed : stop_requested() != 0; };
+  const auto stop_signal = [] { return stop_requested() != 0 ? stop_requested() : SIGTERM; };
   // For errors that stop the run: what last.pt still holds.
   const auto checkpoint_kept = [&] {
     if (!files.enabled()) return std::string("stopped (this process writes no checkpoints)");
@@ -277,24 +326,46 @@ TrainSummary train(const TrainRequest& request) {
     for (int64_t step = state.step; step < n_steps; ++step) {
       const int64_t global_step = epoch * n_steps + step + 1;
       const auto batch = data.train.index_select(0, batches[step]);
-      const auto x = data.prepare ? data.prepare(batch) : batch;
+      // Data-parallel: the whole global batch is prepared (its binarisation drawn as by one
+      // process), then this process keeps its rows and draws its noise under a BatchShard.
+      const auto prepared = data.prepare ? data.prepare(batch) : batch;
+      const RowSlice rows = parallel != nullptr
+                                ? shard_of_batch(prepared.size(0), parallel->rank(), parallel->world_size())
+                                : RowSlice{0, prepared.size(0)};
+      const auto x = parallel != nullptr ? prepared.narrow(0, rows.offset, rows.rows) : prepared;
       optimizer.zero_grad();
-      const ObjectiveResult result = objective(*model, x, TrainingClock{global_step, n_steps});
+      const ObjectiveResult result = [&] {
+        std::optional<runtime::BatchShard> shard;
+        if (parallel != nullptr) shard.emplace(rows.offset, rows.rows, prepared.size(0));
+        return objective(*model, x, TrainingClock{global_step, n_steps});
+      }();
       result.backward();
       if (request.after_backward) request.after_backward(parameters);
       if (util::fault_hits("nan_gradient")) parameters.front().grad().fill_(NAN);
+      util::hang_point("hang_before_exchange");
+      std::optional<StepTotals> totals;
+      if (parallel != nullptr) {
+        const auto exchange_start = std::chrono::steady_clock::now();
+        totals = exchange_step(*parallel, optimizer, result, rows.rows, prepared.size(0),
+                               fmt::format("epoch {}, step {}", epoch + 1, step + 1));
+        stop_agreed = totals->stop;
+        exchange_seconds +=
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - exchange_start).count();
+        ++exchanges;
+      }
       // One host sync per step (loss and gradient norm together): the price of naming the exact
       // step a non-finite value appears at, before it reaches the parameters.
       const auto checks =
           torch::stack({result.loss.detach().to(torch::kDouble), optimizer.gradient_norm()}).cpu();
-      const double loss = checks[0].item<double>();
+      const double loss = totals ? totals->loss : checks[0].item<double>();
       const double grad_norm = checks[1].item<double>();
+      const int64_t batch_rows = prepared.size(0);  // the global batch's
       const bool finite = std::isfinite(loss) && std::isfinite(grad_norm);
       util::crash_point("step");
       if (!finite) {
         const std::string what = fmt::format(
             "non-finite {} at epoch {}, step {} of {} (global step {}, batch index {}, {} examples)",
-            nonfinite_quantity(loss, *model), epoch + 1, step + 1, n_steps, global_step, step, x.size(0));
+            nonfinite_quantity(loss, *model), epoch + 1, step + 1, n_steps, global_step, step, batch_rows);
         if (!skip_nonfinite) {
           throw TrainingError(fmt::format("{}; {} (train.on_nonfinite: skip would skip such batches)", what,
                                           checkpoint_kept()));
@@ -313,9 +384,10 @@ TrainSummary train(const TrainRequest& request) {
         // The norm read above, rather than clip_grad_norm_ computing it again.
         if (cfg.train.grad_clip > 0) optimizer.clip_gradients(grad_norm, cfg.train.grad_clip);
         optimizer.step();
-        value_sum += result.value.sum().to(torch::kDouble);
-        objective_sum -= loss * static_cast<double>(x.size(0));
-        seen += x.size(0);
+        value_sum +=
+            totals ? torch::full_like(value_sum, totals->value_sum) : result.value.sum().to(torch::kDouble);
+        objective_sum -= loss * static_cast<double>(batch_rows);
+        seen += batch_rows;
       }
       kl_weight = result.kl_weight;
       surrogate = surrogate || result.surrogate;
@@ -324,7 +396,7 @@ TrainSummary train(const TrainRequest& request) {
 
       // Mid-epoch checkpoints: on a stop request, and every train.checkpoint_every steps. The last
       // step of the epoch is left to the epoch-end checkpoint below.
-      const bool stopping = stop_requested() != 0;
+      const bool stopping = stopping_now();
       const bool periodic = cfg.train.checkpoint_every > 0 && global_step % cfg.train.checkpoint_every == 0;
       if ((stopping || periodic) && step + 1 < n_steps) {
         const auto now = std::chrono::steady_clock::now();
@@ -344,8 +416,8 @@ TrainSummary train(const TrainRequest& request) {
               fmt::format(
                   "stopped by signal {} at epoch {}, step {} of {}; {} holds this point: continue with "
                   "lvm train --resume {}",
-                  stop_requested(), epoch + 1, step + 1, n_steps, last_path, request.run_dir),
-              stop_requested());
+                  stop_signal(), epoch + 1, step + 1, n_steps, last_path, request.run_dir),
+              stop_signal());
         }
       }
     }
@@ -402,11 +474,11 @@ TrainSummary train(const TrainRequest& request) {
         score_label, val.value, std::isnan(val.kl) ? "" : fmt::format(" (KL {:6.2f})", val.kl),
         examples_per_s, epoch_seconds, end.skipped > 0 ? fmt::format("  {} skipped", end.skipped) : "",
         improved ? "  *best" : ""));
-    if (stop_requested() != 0 && epoch + 1 < cfg.train.epochs) {
+    if (stopping_now() && epoch + 1 < cfg.train.epochs) {
       throw TrainingInterrupted(fmt::format("stopped by signal {} after epoch {}; {} holds it: continue with "
                                             "lvm train --resume {}",
-                                            stop_requested(), epoch + 1, last_path, request.run_dir),
-                                stop_requested());
+                                            stop_signal(), epoch + 1, last_path, request.run_dir),
+                                stop_signal());
     }
   }
 
@@ -422,11 +494,25 @@ TrainSummary train(const TrainRequest& request) {
   summary.device = device.str();
   summary.torch_threads = threads.torch_threads;
   summary.blas_threads = threads.blas_threads;
+  // Of a data-parallel group, the writer reports the test score; the others are done.
+  if (parallel != nullptr && !files.enabled()) return summary;
   if (hooks.summarize) {
     files.write("summary.json", hooks.summarize(*model, summary).dump());
     return summary;
   }
 
+  if (parallel != nullptr) {
+    // What the exchanges cost: the gradient (float) and three doubles per step.
+    int64_t values = 0;
+    for (const auto& p : parameters) values += p.numel();
+    summary.processes = parallel->world_size();
+    summary.exchange_bytes_per_step = values * static_cast<int64_t>(sizeof(float)) + 3 * 8;
+    summary.exchange_ms_per_step =
+        exchanges > 0 ? 1e3 * exchange_seconds / static_cast<double>(exchanges) : 0;
+    log << fmt::format(
+        "data-parallel over {} processes: {} bytes summed per step, {:.3f} ms per step in exchanges\n",
+        summary.processes, summary.exchange_bytes_per_step, summary.exchange_ms_per_step);
+  }
   const ElboSummary test = evaluate_elbo(*model, data.test, cfg.train.eval_batch_size);
   summary.test_elbo = test.elbo;
   summary.test_kl = test.kl;
@@ -446,6 +532,11 @@ TrainSummary train(const TrainRequest& request) {
       .set("device", summary.device)
       .set("torch_threads", summary.torch_threads)
       .set("blas_threads", summary.blas_threads);
+  if (parallel != nullptr) {
+    json.set("processes", summary.processes)
+        .set("exchange_bytes_per_step", summary.exchange_bytes_per_step)
+        .set("exchange_ms_per_step", summary.exchange_ms_per_step);
+  }
   files.write("summary.json", json.dump());
   log << fmt::format(
       "best epoch {}: val ELBO {:.3f}; test ELBO {:.3f} ± {:.3f} (KL {:.3f}){}\n", summary.best_epoch,
@@ -456,6 +547,11 @@ TrainSummary train(const TrainRequest& request) {
 
 util::Json run_training(const TrainRequest& request) {
   const ModelSpec& spec = model_spec(request.config.model.type());
+  if (spec.fit && request.parallel != nullptr) {
+    throw std::invalid_argument(
+        "model.type " + request.config.model.type() +
+        " is fitted by its own fit, which runs in one process; train it without --nproc");
+  }
   if (spec.fit) return spec.fit(request);
   const TrainSummary summary = train(request);
   auto line = util::Json::object();

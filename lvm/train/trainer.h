@@ -9,7 +9,7 @@
 // resume, stop signals at step boundaries, the non-finite policy, schedules, progress and
 // pictures are the loop's; what differs between models comes in through TrainHooks (data,
 // initialisation, validation, metrics rows, summary) and the driving program's seams through
-// TrainRequest (objective, after_backward, writes).
+// TrainRequest (objective, after_backward, parallel, writes).
 
 #include <cstdint>
 #include <functional>
@@ -26,6 +26,7 @@
 #include "lvm/data/dataset.h"
 #include "lvm/models/latent_variable_model.h"
 #include "lvm/objectives/objective.h"
+#include "lvm/train/data_parallel.h"
 #include "lvm/util/json.h"
 
 namespace lvm::train {
@@ -91,6 +92,10 @@ struct TrainSummary {
   double examples_per_s = 0, seconds = 0;           // training steps only, in this process
   std::string device;
   int64_t torch_threads = 0, blas_threads = 0;
+  // Data-parallel runs (TrainRequest::parallel): the group's size and what its exchanges cost.
+  int64_t processes = 1;
+  int64_t exchange_bytes_per_step = 0;  // of each process, summed with the others'
+  double exchange_ms_per_step = 0;      // this process's time in the exchanges, per step
 };
 
 /// What a model brings to the loop beyond its spec's objective; each empty member keeps the VAE's
@@ -130,6 +135,9 @@ struct TrainRequest {
   /// Called after each step's backward pass, before the non-finite check, clipping and the
   /// optimiser step, with the parameters whose .grad() the pass filled (e.g. to all-reduce them).
   std::function<void(const std::vector<torch::Tensor>& parameters)> after_backward{};
+  /// Data-parallel training: this process's group (lvm/train/data_parallel.h says what the loop
+  /// then does); null for one process. Set `writes` on its rank 0 only.
+  std::shared_ptr<DataParallel> parallel{};
   /// Whether this process writes the run directory (config.yaml, metrics, checkpoints, pictures,
   /// summary.json). Of several processes training one model, one writes; the others read a
   /// checkpoint to resume and report their own final weights.

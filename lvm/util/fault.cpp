@@ -7,6 +7,8 @@
 #include <stdexcept>
 #include <string>
 
+#include <unistd.h>
+
 namespace lvm::util {
 namespace {
 
@@ -31,6 +33,11 @@ FaultPlan read_plan() {
   if (at == std::string::npos || at == 0 || end == nullptr || *end != '\0' || n < 1) {
     throw std::invalid_argument("LVM_FAULT='" + text + "': expected <point>@<n> with n >= 1");
   }
+  // LVM_FAULT_RANK=r: only the process of rank r of a data-parallel job (its RANK) is armed.
+  const char* only_rank = std::getenv("LVM_FAULT_RANK");
+  const char* rank = std::getenv("RANK");
+  if (only_rank != nullptr && *only_rank != '\0' && (rank == nullptr || std::string(rank) != only_rank))
+    return plan;
   plan.armed = true;
   plan.point = text.substr(0, at);
   plan.at = n;
@@ -65,6 +72,11 @@ void crash_now() {
 
 void crash_point(std::string_view point) {
   if (fault_hits(point)) crash_now();
+}
+
+void hang_point(std::string_view point) {
+  if (!fault_hits(point)) return;
+  for (;;) ::pause();  // signals are handled and ignored: a hung process
 }
 
 void reset_faults() {
