@@ -1,6 +1,6 @@
 // lvm eval RUN_DIR [--k 5000] [--split test|validation|train] [--estimators iwae,elbo,prior,exact]
 //          [--chunk N] [--seed S] [--checkpoint best|last] [--batch-size B] [--limit N]
-//          [--per-example FILE.csv] [--refine N] [--refine-lr LR] [--data-path DIR]
+//          [--per-example FILE.csv] [--refine N] [--refine-lr LR] [--data-path DIR] [--nproc N]
 // Estimates log p(x) of a trained run on one split, prints a table and writes RUN_DIR/eval.json.
 // The protocol itself is lvm/evaluation/evaluation.h; this file parses arguments and prints.
 
@@ -13,6 +13,7 @@
 #include <torch/torch.h>
 
 #include "apps/commands.h"
+#include "apps/parallel_ranks.h"
 #include "apps/run_inputs.h"
 #include "lvm/data/dataset.h"
 #include "lvm/data/vector_dataset.h"
@@ -40,6 +41,8 @@ struct EvalArgs {
   std::string device;
   int64_t threads = -1;
   std::string progress = "auto";
+  int64_t nproc = 0;  // 0: no launcher
+  double timeout_s = 300;
   evaluation::EvaluationOptions options;
 };
 
@@ -128,25 +131,47 @@ Command add_eval_command(CLI::App& app) {
   cmd->add_option("--max-memory", args->options.max_memory_mib,
                   "MiB one chunk of samples may take (default 0: the memory available); a --chunk that "
                   "does not fit is an error");
+  cmd->add_option("--nproc", args->nproc,
+                  "Split the examples' batches over N local processes (Gloo on loopback); the report is the "
+                  "one a single process makes")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--timeout", args->timeout_s,
+                  "Seconds the processes of a data-parallel evaluation wait for each other (default 300)")
+      ->check(CLI::PositiveNumber);
 
   return {
       cmd, [args]() {
         EvalArgs a = *args;
         validate(a);
         a.options.estimators = evaluation::parse_estimators(a.estimators);
-        const auto progress_mode = train::parse_progress_mode(a.progress);
         // Outputs are checked before the (long) evaluation, so an unwritable place fails at once.
         if (!a.per_example.empty()) check_output_path("--per-example", a.per_example);
         if (!a.output.empty()) check_output_path("-o", a.output);
 
+        const auto world = world_for_command(a.nproc);
         auto run = train::load_run(a.run_dir, a.checkpoint, torch::kCPU);
         if (a.output.empty() && ::access(a.run_dir.c_str(), W_OK) != 0) {
           throw UsageError(fmt::format("{}/eval.json: cannot write there (run directory {} is not writable)",
                                        a.run_dir, a.run_dir));
         }
+        if (a.nproc > 0) return launch_ranks(a.nproc, a.timeout_s);
+        // One rank of several: evaluates its share of the batches; rank 0 reports.
+        evaluation::EvaluationShard shard;
+        std::shared_ptr<distributed::ProcessGroup> group;
+        if (world) {
+          group = join_group(*world, a.timeout_s);
+          shard.rank = world->rank;
+          shard.world_size = world->world_size;
+          shard.sum = [group](torch::Tensor& values) {
+            group->all_reduce_sum(values, "the evaluation's columns");
+          };
+          if (world->rank != 0) a.progress = "none";
+        }
+        const bool reports = !world || world->rank == 0;
         const auto& cfg = run.config;
-        const auto threads = runtime::configure_threads(a.threads >= 0 ? a.threads : cfg.threads,
-                                                        cfg.torch_threads, cfg.blas_threads);
+        const auto threads =
+            runtime::configure_threads(threads_of_rank(a.threads >= 0 ? a.threads : cfg.threads, world),
+                                       cfg.torch_threads, cfg.blas_threads);
         const torch::Device device = runtime::resolve_device(a.device.empty() ? cfg.device : a.device);
         run.model->to(device);
         const Split split = load_split(run, a, device);
@@ -155,25 +180,31 @@ Command add_eval_command(CLI::App& app) {
         const int64_t chunk =
             evaluation::choose_chunk(a.options, std::min(a.options.batch_size, n), row_bytes, device);
         const bool grey_bernoulli = run.model->needs_binary_data() && !split.binary;
-        std::cerr << fmt::format(
-            "evaluating {} ({} checkpoint, epoch {}) on {} split: {} examples, k = {}, chunk {}, batch {}, "
-            "{} ({} torch + {} BLAS threads{})\n",
-            a.run_dir, a.checkpoint, run.state.epoch, a.split, n, a.options.k, chunk,
-            std::min(a.options.batch_size, n), device.str(), threads.torch_threads, threads.blas_threads,
-            // Each chunk's samples are split over that many single-threaded workers (estimators.h).
-            device.is_cpu() ? fmt::format("; chunks split over up to {} workers",
-                                          std::max(threads.torch_threads, threads.blas_threads))
-                            : std::string());
-        if (grey_bernoulli) {
+        const auto progress_mode = train::parse_progress_mode(a.progress);
+        if (reports) {
+          std::cerr << fmt::format(
+              "evaluating {} ({} checkpoint, epoch {}) on {} split: {} examples, k = {}, chunk {}, batch {}, "
+              "{} ({} torch + {} BLAS threads{})\n",
+              a.run_dir, a.checkpoint, run.state.epoch, a.split, n, a.options.k, chunk,
+              std::min(a.options.batch_size, n), device.str(), threads.torch_threads, threads.blas_threads,
+              // Each chunk's samples are split over that many single-threaded workers (estimators.h).
+              device.is_cpu() ? fmt::format("; chunks split over up to {} workers",
+                                            std::max(threads.torch_threads, threads.blas_threads))
+                              : std::string());
+        }
+        if (grey_bernoulli && reports) {
           std::cerr << "note: a Bernoulli likelihood on grey-level pixels: the values below are negative "
                        "cross-entropies, not log-likelihoods\n";
         }
 
+        // A rank's progress counts its own share of the examples.
+        const int64_t share = world ? (n + world->world_size - 1) / world->world_size : n;
         train::Progress progress(progress_mode, std::cerr);
-        progress.start("eval", n, "ex");
+        progress.start("eval", share, "ex");
         const auto report = evaluation::evaluate(*run.model, split.data, a.options, chunk,
-                                                 progress_reporter(progress, progress_mode, n));
+                                                 progress_reporter(progress, progress_mode, share), shard);
         progress.finish(fmt::format("evaluated {} examples in {:.1f} s", n, report.seconds));
+        if (!reports) return kExitOk;
 
         std::cout << fmt::format("{} ({} checkpoint, epoch {}), {} split, {} examples\n", a.run_dir,
                                  a.checkpoint, run.state.epoch, a.split, n)
@@ -187,6 +218,7 @@ Command add_eval_command(CLI::App& app) {
         json.set("device", device.str())
             .set("torch_threads", threads.torch_threads)
             .set("blas_threads", threads.blas_threads);
+        if (world) json.set("processes", world->world_size);
         if (grey_bernoulli)
           json.set("note", "Bernoulli likelihood on grey levels: cross-entropies, not log-likelihoods");
 

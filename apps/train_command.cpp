@@ -3,18 +3,14 @@
 // Either with --nproc N (N local data-parallel ranks), or as one rank of a job the environment
 // describes (torchrun's variables, lvm/distributed/world.h).
 
-#include <algorithm>
-#include <chrono>
 #include <filesystem>
 #include <iostream>
 
 #include <fmt/format.h>
 
 #include "apps/commands.h"
+#include "apps/parallel_ranks.h"
 #include "lvm/config/config.h"
-#include "lvm/distributed/launcher.h"
-#include "lvm/distributed/process_group.h"
-#include "lvm/distributed/world.h"
 #include "lvm/train/stop_signal.h"
 #include "lvm/train/trainer.h"
 
@@ -31,27 +27,9 @@ struct TrainArgs {
   int nproc = 0;  // 0: no launcher
 };
 
-std::vector<std::string> saved_command_line;
-
-// The command line without --nproc N (or --nproc=N): what each rank runs.
-std::vector<std::string> rank_command_line() {
-  std::vector<std::string> out;
-  const auto& all = command_line();
-  for (size_t i = 0; i < all.size(); ++i) {
-    if (all[i] == "--nproc") {
-      ++i;  // and its value
-    } else if (all[i].rfind("--nproc=", 0) != 0) {
-      out.push_back(all[i]);
-    }
-  }
-  return out;
-}
-
 // One rank of a data-parallel job: joins its group; rank 0 writes, the others keep quiet.
-void join_group(train::TrainRequest& request, const distributed::World& world) {
-  const auto timeout =
-      std::chrono::milliseconds(static_cast<int64_t>(request.config.distributed.timeout_s * 1000.0));
-  request.parallel = distributed::ProcessGroup::join(world, timeout);
+void join_as_rank(train::TrainRequest& request, const distributed::World& world) {
+  request.parallel = join_group(world, request.config.distributed.timeout_s);
   request.writes = world.rank == 0;
   if (world.rank != 0) {
     static std::ostream quiet(nullptr);  // its errors still reach stderr through main()
@@ -59,9 +37,6 @@ void join_group(train::TrainRequest& request, const distributed::World& world) {
   }
 }
 }  // namespace
-
-void set_command_line(int argc, char** argv) { saved_command_line.assign(argv, argv + argc); }
-const std::vector<std::string>& command_line() { return saved_command_line; }
 
 Command add_train_command(CLI::App& app) {
   auto args = std::make_shared<TrainArgs>();
@@ -113,25 +88,13 @@ Command add_train_command(CLI::App& app) {
           request.overwrite = args->overwrite;
         }
         request.keep_epochs = args->keep_epochs;
-        const auto world = distributed::world_from_environment(distributed::process_environment());
+        const auto world = world_for_command(args->nproc);
         if (args->nproc > 0) {
-          if (world) {
-            throw UsageError("--nproc cannot start processes inside a data-parallel job (" +
-                             distributed::describe(*world) +
-                             " from RANK and WORLD_SIZE); drop one of the two");
-          }
           // The config and the run directory are checked once, here, before any rank starts.
           if (!request.resume) train::check_run_dir(request);
-          distributed::LaunchRequest launch;
-          launch.nproc = static_cast<int>(args->nproc);
-          launch.argv = rank_command_line();
-          // The others' time to stop after a rank fails: long enough for a step and its
-          // exchange to fail, never longer than the exchanges' own timeout.
-          launch.grace = std::chrono::milliseconds(
-              static_cast<int64_t>(std::min(10.0, request.config.distributed.timeout_s) * 1000.0));
-          return distributed::launch_local_ranks(launch);
+          return launch_ranks(args->nproc, request.config.distributed.timeout_s);
         }
-        if (world) join_group(request, *world);
+        if (world) join_as_rank(request, *world);
         // Ctrl-C / SIGTERM: stop at the next step boundary with a checkpoint (see stop_signal.h);
         // the gradient trainer and the mixture's own fit (EM steps, gradient epochs) both look.
         train::install_stop_handlers();

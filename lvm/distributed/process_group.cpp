@@ -1,10 +1,18 @@
 #include "lvm/distributed/process_group.h"
 
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
 #include <cstdlib>
+#include <mutex>
+#include <thread>
+#include <utility>
 #include <vector>
 
 #include <fmt/format.h>
 #include <torch/torch.h>
+
+#include "lvm/util/fault.h"
 
 #if LVM_WITH_GLOO
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
@@ -18,9 +26,72 @@ bool available() { return LVM_WITH_GLOO != 0; }
 
 #if LVM_WITH_GLOO
 
+namespace {
+
+// The guard behind Gloo's own timeout: an exchange still running twice the timeout (plus a
+// second) after it began means Gloo did not honour it (a connection it makes lazily to a peer
+// that died can wait for ever); the process then says which exchange hung and ends itself, so
+// that its launcher sees a failure instead of a process that never returns.
+class Watchdog {
+ public:
+  Watchdog(std::string who, std::chrono::milliseconds timeout)
+      : who_(std::move(who)), limit_(2 * timeout + std::chrono::seconds(1)), thread_([this] { watch(); }) {}
+  ~Watchdog() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    thread_.join();
+  }
+  void arm(const std::string& what) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      what_ = what;
+      deadline_ = std::chrono::steady_clock::now() + limit_;
+      armed_ = true;
+    }
+    wake_.notify_all();
+  }
+  void disarm() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    armed_ = false;
+  }
+
+ private:
+  void watch() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    while (!stopping_) {
+      if (!armed_) {
+        wake_.wait(lock);
+      } else if (wake_.wait_until(lock, deadline_) == std::cv_status::timeout && armed_ &&
+                 std::chrono::steady_clock::now() >= deadline_) {
+        std::fprintf(stderr,
+                     "lvm: %s: exchange of %s did not return within %.0f s, past the group's timeout; ending "
+                     "this process\n",
+                     who_.c_str(), what_.c_str(), std::chrono::duration<double>(limit_).count());
+        std::fflush(stderr);
+        std::_Exit(1);
+      }
+    }
+  }
+
+  const std::string who_;
+  const std::chrono::milliseconds limit_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::string what_;
+  std::chrono::steady_clock::time_point deadline_;
+  bool armed_ = false, stopping_ = false;
+  std::thread thread_;  // last: starts once the rest is set
+};
+
+}  // namespace
+
 struct ProcessGroup::Backend {
   c10::intrusive_ptr<c10d::Store> store;
   c10::intrusive_ptr<c10d::ProcessGroupGloo> gloo;
+  std::unique_ptr<Watchdog> watchdog;
 };
 
 namespace {
@@ -41,13 +112,17 @@ std::string cause(const std::exception& e) {
   return e.what();
 }
 
-// Runs one exchange, turning c10d's errors (a peer gone, a timeout) into a GroupError that
-// names this process and the exchange.
+// Runs one exchange under the watchdog, turning c10d's errors (a peer gone, a timeout) into a
+// GroupError that names this process and the exchange.
 template <typename Exchange>
-void guarded(const World& world, const std::string& what, Exchange&& exchange) {
+void guarded(const World& world, Watchdog& watchdog, const std::string& what, Exchange&& exchange) {
+  watchdog.arm(what);
   try {
+    util::hang_point("hang_in_exchange");  // for the watchdog's test
     exchange();
+    watchdog.disarm();
   } catch (const std::exception& e) {
+    watchdog.disarm();
     throw GroupError(
         fmt::format("{}: exchange of {} failed ({}); another process of the group has "
                     "probably died or hung",
@@ -74,6 +149,7 @@ std::shared_ptr<ProcessGroup> ProcessGroup::join(const World& world, std::chrono
     gloo_options->devices.push_back(gloo_device(world));
     backend->gloo = c10::make_intrusive<c10d::ProcessGroupGloo>(backend->store, world.rank, world.world_size,
                                                                 gloo_options);
+    backend->watchdog = std::make_unique<Watchdog>(describe(world), timeout);
   } catch (const std::exception& e) {
     throw GroupError(fmt::format("{}: rendezvous at {}:{} failed within {} s ({})", describe(world),
                                  world.master_addr, world.master_port, timeout.count() / 1000.0, cause(e)));
@@ -82,7 +158,7 @@ std::shared_ptr<ProcessGroup> ProcessGroup::join(const World& world, std::chrono
 }
 
 void ProcessGroup::all_reduce_sum(torch::Tensor& values, const std::string& what) {
-  guarded(world_, what, [&] {
+  guarded(world_, *backend_->watchdog, what, [&] {
     // Gloo reduces host memory: a CUDA tensor goes through a CPU copy.
     std::vector<at::Tensor> tensors{values.is_cpu() ? values : values.cpu()};
     backend_->gloo->allreduce(tensors)->wait();
@@ -91,7 +167,7 @@ void ProcessGroup::all_reduce_sum(torch::Tensor& values, const std::string& what
 }
 
 void ProcessGroup::broadcast_from_first(torch::Tensor& values, const std::string& what) {
-  guarded(world_, what, [&] {
+  guarded(world_, *backend_->watchdog, what, [&] {
     std::vector<at::Tensor> tensors{values.is_cpu() ? values : values.cpu()};
     backend_->gloo->broadcast(tensors)->wait();
     if (!values.is_cpu()) values.copy_(tensors[0]);

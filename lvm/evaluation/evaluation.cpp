@@ -31,6 +31,34 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
+// The columns of a sharded evaluation made whole on every process: each process's rows placed
+// where they belong in zeros [N] and summed over the processes; the timings become the group's
+// (the slowest process's seconds, every process's decoder evaluations).
+void gather_shards(EvaluationReport& report, const EvaluationShard& shard, int64_t n_batches) {
+  Columns whole;
+  for (const auto& name : report.columns.names()) {
+    const auto mine = report.columns.get(name);
+    auto column = torch::zeros({report.n}, torch::kDouble);
+    int64_t read = 0;
+    for (int64_t batch = shard.rank; batch < n_batches; batch += shard.world_size) {
+      const int64_t begin = batch * report.batch_size;
+      const int64_t rows = std::min(report.batch_size, report.n - begin);
+      column.narrow(0, begin, rows).copy_(mine.narrow(0, read, rows));
+      read += rows;
+    }
+    shard.sum(column);
+    whole.add(name, column);
+  }
+  report.columns = std::move(whole);
+  // [seconds of each process..., decoder evaluations per second of each]
+  auto timings = torch::zeros({2 * shard.world_size}, torch::kDouble);
+  timings[shard.rank] = report.seconds;
+  timings[shard.world_size + shard.rank] = report.decoder_evals_per_s;
+  shard.sum(timings);
+  report.seconds = timings.narrow(0, 0, shard.world_size).max().item<double>();
+  report.decoder_evals_per_s = timings.narrow(0, shard.world_size, shard.world_size).sum().item<double>();
+}
+
 }  // namespace
 
 const std::vector<std::string>& estimator_names() {
@@ -157,7 +185,7 @@ void Columns::add(const std::string& name, const torch::Tensor& values) {
 torch::Tensor Columns::get(const std::string& name) const { return torch::cat(parts_.at(name)); }
 
 EvaluationReport evaluate(LatentVariableModel& model, const EvaluationData& data, EvaluationOptions options,
-                          int64_t chunk, const BatchCallback& on_batch) {
+                          int64_t chunk, const BatchCallback& on_batch, const EvaluationShard& shard) {
   validate(options);
   // The gaps compare the ELBOs with the importance-sampled log p(x): both are needed.
   if (options.refine > 0) {
@@ -179,7 +207,14 @@ EvaluationReport evaluate(LatentVariableModel& model, const EvaluationData& data
   report.chunk = std::min(chunk, options.k);
   report.options = options;
 
-  torch::manual_seed(static_cast<uint64_t>(options.seed));
+  const int64_t n_batches = (report.n + report.batch_size - 1) / report.batch_size;
+  if (shard.world_size > 1 && n_batches < shard.world_size) {
+    throw std::invalid_argument(
+        fmt::format("{} examples in batches of {} make {} batches, fewer than the {} processes: use a "
+                    "smaller --batch-size "
+                    "or fewer processes",
+                    report.n, report.batch_size, n_batches, shard.world_size));
+  }
   const est::SamplingOptions sampling(options.k, report.chunk);
   const auto start = Clock::now();
   double sampling_seconds = 0, decoder_evals = 0;
@@ -191,8 +226,12 @@ EvaluationReport evaluate(LatentVariableModel& model, const EvaluationData& data
   };
   double running_sum = 0;
   Columns& columns = report.columns;
-  for (int64_t begin = 0; begin < report.n; begin += report.batch_size) {
+  int64_t done = 0;  // examples this process has evaluated
+  for (int64_t batch = shard.rank; batch < n_batches; batch += shard.world_size) {
+    const int64_t begin = batch * report.batch_size;
     const auto x = data.x.slice(0, begin, std::min(begin + report.batch_size, report.n));
+    // Each batch's own seed: its draws do not depend on which batches came before, or where.
+    torch::manual_seed(static_cast<uint64_t>(options.seed) * 1000003u + static_cast<uint64_t>(batch));
     const double b = static_cast<double>(x.size(0));
     if (has(names, "exact")) columns.add("exact", est::exact(model, x).log_px);
     if (has(names, "iwae") || has(names, "elbo")) {
@@ -231,7 +270,7 @@ EvaluationReport evaluate(LatentVariableModel& model, const EvaluationData& data
           est::refine_proposal(model, x, est::RefineOptions(options.refine).lr(options.refine_lr));
       columns.add("elbo_refined", est::elbo(model, x, refined, sampling).log_px);
     }
-    const int64_t done = std::min(begin + report.batch_size, report.n);
+    done += x.size(0);
     if (on_batch) {
       on_batch(done, has(names, "iwae") ? fmt::format("iwae {:.2f}", running_sum / static_cast<double>(done))
                                         : std::string());
@@ -239,6 +278,7 @@ EvaluationReport evaluate(LatentVariableModel& model, const EvaluationData& data
   }
   report.seconds = seconds_since(start);
   report.decoder_evals_per_s = sampling_seconds > 0 ? decoder_evals / sampling_seconds : 0.0;
+  if (shard.world_size > 1) gather_shards(report, shard, n_batches);
   for (const auto& name : names) report.summaries[name] = est::summarize(columns.get(name));
   {
     torch::NoGradGuard no_grad;

@@ -35,7 +35,7 @@ struct EvaluationOptions {
   std::vector<std::string> estimators = {"iwae", "elbo"};
   int64_t chunk = 0;  // samples drawn at a time (0: chosen to fit the budget)
   int64_t batch_size = 100;
-  int64_t seed = 0;            // seeds the samples
+  int64_t seed = 0;            // seeds the samples: batch j draws from (seed, j)
   int64_t refine = 0;          // Adam steps of a per-example Gaussian q(z) for the gaps (0: no gaps)
   double refine_lr = 1e-2;     // its initial learning rate
   int64_t max_memory_mib = 0;  // a chunk's budget (0: the memory available on the device)
@@ -101,10 +101,24 @@ struct EvaluationReport {
 /// Called after each batch with the examples done so far and a status ("iwae -95.12").
 using BatchCallback = std::function<void(int64_t done, const std::string& status)>;
 
+/// An evaluation split over processes (`lvm eval --nproc N`): this process evaluates batches j
+/// with j % world_size == rank, then the per-example columns are summed over the processes (each
+/// row is non-zero in one process only, so the sum is exact) and every process holds the whole
+/// report. Batch j draws from the seed (options.seed, j) whoever evaluates it, so the report is
+/// the one a single process makes.
+struct EvaluationShard {
+  int rank = 0;
+  int world_size = 1;
+  /// Sums `values` (double, CPU) over the processes in place; every process calls it alike.
+  std::function<void(torch::Tensor& values)> sum{};
+};
+
 /// Runs the estimators over data.x in batches of options.batch_size, drawing `chunk` samples at a
 /// time (choose_chunk's); the model must be on data.x's device. Throws std::invalid_argument when
-/// the model lacks what an estimator needs (a proposal, an exact log p(x)).
+/// the model lacks what an estimator needs (a proposal, an exact log p(x)), or when a shard of
+/// several processes leaves one without a batch.
 EvaluationReport evaluate(LatentVariableModel& model, const EvaluationData& data, EvaluationOptions options,
-                          int64_t chunk, const BatchCallback& on_batch = {});
+                          int64_t chunk, const BatchCallback& on_batch = {},
+                          const EvaluationShard& shard = {});
 
 }  // namespace lvm::evaluation

@@ -1,6 +1,7 @@
 // `lvm train --nproc N` (and torchrun) on loopback: N processes train the parameters one process
 // trains with the same global batch; a rank that dies or hangs ends the job within the timeout,
 // with the checkpoint kept and resumable at another world size; rendezvous errors exit 2.
+// `lvm eval --nproc N` reports what one process reports.
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>
@@ -8,6 +9,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <sstream>
 
 #include "lvm/config/config.h"
 #include "lvm/distributed/launcher.h"
@@ -39,6 +41,20 @@ double max_difference(const std::string& a, const std::string& b) {
   double out = 0;
   for (size_t i = 0; i < pa.size() && i < pb.size(); ++i)
     out = std::max(out, (pa[i] - pb[i]).abs().max().item<double>());
+  return out;
+}
+
+// eval.json without the lines that are timings or say how it was run (and without the commas
+// that separate lines, which depend on the lines left out).
+std::string without_timings(const std::string& json) {
+  std::istringstream lines(json);
+  std::string out;
+  for (std::string line; std::getline(lines, line);) {
+    if (!line.empty() && line.back() == ',') line.pop_back();
+    if (line.find("seconds") == std::string::npos && line.find("decoder_evals_per_s") == std::string::npos &&
+        line.find("processes") == std::string::npos)
+      out += line + "\n";
+  }
   return out;
 }
 
@@ -145,6 +161,28 @@ TEST_F(DistributedTrainTest, AHungRankEndsTheJobWithinTheTimeout) {
   EXPECT_EQ(train::read_checkpoint_state(last("hung")).epoch, 1);
 }
 
+// Behind Gloo's timeout, the watchdog: a rank stuck inside an exchange (here on purpose, before
+// Gloo is even called) ends itself at twice the timeout plus a second, naming the exchange.
+TEST_F(DistributedTrainTest, TheWatchdogEndsARankStuckInAnExchange) {
+  const std::string job =
+      "env MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(distributed::free_loopback_port()) +
+      " WORLD_SIZE=2 ";
+  const std::string train = std::string(LVM_BINARY) + " train " + config(2, 2) + " --run-dir ";
+  const auto start = std::chrono::steady_clock::now();
+  // Its 4th exchange: after the start's broadcast and step 1's two, step 2's gradients.
+  const auto result =
+      testing::run_shell("(" + job + "RANK=1 " + train + run("w1") + " > " + dir_.file("w1.log") +
+                         " 2>&1 &) ; " + job + "RANK=0 LVM_FAULT=hang_in_exchange@4 " + train + run("w0"));
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_EQ(result.exit_code, 1) << result.output;
+  EXPECT_NE(
+      result.output.find("lvm: rank 0 of 2: exchange of the gradients of epoch 1, step 2 did not return "
+                         "within 5 s, past the group's timeout"),
+      std::string::npos)
+      << result.output;
+  EXPECT_LT(seconds, 20) << result.output;
+}
+
 TEST_F(DistributedTrainTest, RendezvousErrorsAreClearAndExitTwo) {
   const std::string train = std::string(LVM_BINARY) + " train " + config(1) + " --run-dir " + run("bad");
   const std::string job = "MASTER_ADDR=127.0.0.1 MASTER_PORT=29999 ";
@@ -178,6 +216,36 @@ TEST_F(DistributedTrainTest, ARendezvousThatNobodyJoinsTimesOut) {
             std::string::npos)
       << result.output;
   EXPECT_LT(seconds, 15) << result.output;
+}
+
+TEST_F(DistributedTrainTest, EvaluationOverProcessesEqualsOneProcess) {
+  auto result = testing::run_lvm("train " + config(2) + " --run-dir " + run("trained"));
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  const std::string eval =
+      "eval " + run("trained") + " --k 40 --batch-size 30 --estimators iwae,elbo,prior --progress none";
+  result = testing::run_lvm(eval + " -o " + dir_.file("one.json") + " --per-example " + dir_.file("one.csv"));
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  for (int n : {2, 3}) {
+    const std::string name = "n" + std::to_string(n);
+    result = testing::run_lvm(eval + " -o " + dir_.file(name + ".json") + " --per-example " +
+                              dir_.file(name + ".csv") + " --nproc " + std::to_string(n));
+    ASSERT_EQ(result.exit_code, 0) << result.output;
+    // 100 test images in batches of 30: each batch's draws come from its own seed, wherever it
+    // runs, so every per-example value (log p(x), ESS, ELBO terms) is the one-process value.
+    EXPECT_EQ(testing::read_file(dir_.file(name + ".csv")), testing::read_file(dir_.file("one.csv"))) << n;
+    // eval.json: every number but the timings (and the count of processes) as one process's.
+    const std::string one = testing::read_file(dir_.file("one.json"));
+    const std::string many = testing::read_file(dir_.file(name + ".json"));
+    EXPECT_EQ(without_timings(many), without_timings(one)) << n;
+    EXPECT_NE(many.find("\"processes\": " + std::to_string(n)), std::string::npos) << many;
+    EXPECT_NE(one.find("\"log_px\""), std::string::npos) << one;
+  }
+  // More processes than batches leaves one without work: refused, naming the fix.
+  result = testing::run_lvm("eval " + run("trained") + " --k 4 --batch-size 50 --nproc 3 -o " +
+                            dir_.file("x.json"));
+  EXPECT_NE(result.exit_code, 0);
+  EXPECT_NE(result.output.find("make 2 batches, fewer than the 3 processes"), std::string::npos)
+      << result.output;
 }
 
 // torchrun's own launcher (Debian's python3-torch), whose agent hosts the store.
