@@ -216,9 +216,10 @@ int launch_local_ranks(const LaunchRequest& request) {
     for (const auto& [r, status] : ended) {
       if (r->exit_code == 0 || first_failure) continue;
       first_failure = r->exit_code;
-      // Stopping on request: every rank has the signal and stops at the same step; the writer
-      // may still be writing its checkpoint, so nobody is hurried.
-      if (forwarded_signals > 0) continue;
+      // Stopping on request (forwarded here, or a rank that stopped on SIGINT or SIGTERM): the
+      // ranks agree on the step and stop together; the writer may still be writing its
+      // checkpoint, so nobody is hurried.
+      if (forwarded_signals > 0 || r->exit_code == 128 + SIGINT || r->exit_code == 128 + SIGTERM) continue;
       const auto others = std::count_if(ranks.begin(), ranks.end(), [](const Rank& o) { return o.running; });
       write_all(STDERR_FILENO, fmt::format("lvm: rank {} {}{}\n", r->index, describe_status(status),
                                            others == 1  ? std::string("; stopping the other rank")

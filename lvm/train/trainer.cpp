@@ -140,7 +140,7 @@ std::string nonfinite_quantity(double loss, torch::nn::Module& model) {
 struct StepTotals {
   double loss = 0;       // the global batch's mean loss
   double value_sum = 0;  // Σ of the objective's value over the global batch
-  bool stop = false;     // whether any process was asked to stop
+  int stop_signal = 0;   // the signal any process was asked to stop by (SIGINT first), or 0
 };
 
 // The data-parallel exchange after a step's backward pass (lvm/train/data_parallel.h): this
@@ -153,16 +153,19 @@ StepTotals exchange_step(DataParallel& group, FlatAdam& optimizer, const Objecti
   gradient.mul_(share);
   group.all_reduce_sum(gradient, "the gradients of " + where);
   optimizer.set_flat_gradient(gradient);
-  auto totals =
-      torch::stack(
-          {result.loss.detach().to(torch::kDouble) * share, result.value.sum().to(torch::kDouble),
-           torch::full({}, stop_requested() != 0 ? 1.0 : 0.0, torch::kDouble).to(result.loss.device())})
-          .cpu();
+  // How many processes were asked to stop by SIGINT, and by anything else.
+  const int signal = stop_requested();
+  const auto stops = torch::tensor(
+      {signal == SIGINT ? 1.0 : 0.0, signal != 0 && signal != SIGINT ? 1.0 : 0.0}, torch::kDouble);
+  auto totals = torch::cat(
+      {torch::stack({result.loss.detach().to(torch::kDouble) * share, result.value.sum().to(torch::kDouble)})
+           .cpu(),
+       stops});
   group.all_reduce_sum(totals, "the loss of " + where);
   StepTotals out;
   out.loss = totals[0].item<double>();
   out.value_sum = totals[1].item<double>();
-  out.stop = totals[2].item<double>() > 0;
+  out.stop_signal = totals[2].item<double>() > 0 ? SIGINT : totals[3].item<double>() > 0 ? SIGTERM : 0;
   return out;
 }
 
@@ -291,10 +294,12 @@ TrainSummary train(const TrainRequest& request) {
   // Data-parallel: time spent in the exchanges, over the steps of this process.
   double exchange_seconds = 0;
   int64_t exchanges = 0;
-  // A stop request as the processes agree on it (one process: this one's); the signal it names.
-  bool stop_agreed = false;
-  const auto stopping_now = [&] { return parallel != nullptr ? stop_agreed : stop_requested() != 0; };
-  const auto stop_signal = [] { return stop_requested() != 0 ? stop_requested() : SIGTERM; };
+  // A stop request as the processes agree on it (one process: this one's), and its signal.
+  int agreed_stop_signal = 0;
+  const auto stopping_now = [&] {
+    return parallel != nullptr ? agreed_stop_signal != 0 : stop_requested() != 0;
+  };
+  const auto stop_signal = [&] { return parallel != nullptr ? agreed_stop_signal : stop_requested(); };
   // For errors that stop the run: what last.pt still holds.
   const auto checkpoint_kept = [&] {
     if (!files.enabled()) return std::string("stopped (this process writes no checkpoints)");
@@ -348,7 +353,7 @@ TrainSummary train(const TrainRequest& request) {
         const auto exchange_start = std::chrono::steady_clock::now();
         totals = exchange_step(*parallel, optimizer, result, rows.rows, prepared.size(0),
                                fmt::format("epoch {}, step {}", epoch + 1, step + 1));
-        stop_agreed = totals->stop;
+        agreed_stop_signal = totals->stop_signal;
         exchange_seconds +=
             std::chrono::duration<double>(std::chrono::steady_clock::now() - exchange_start).count();
         ++exchanges;
@@ -502,11 +507,11 @@ TrainSummary train(const TrainRequest& request) {
   }
 
   if (parallel != nullptr) {
-    // What the exchanges cost: the gradient (float) and three doubles per step.
+    // What the exchanges cost: the gradient (float) and four doubles per step.
     int64_t values = 0;
     for (const auto& p : parameters) values += p.numel();
     summary.processes = parallel->world_size();
-    summary.exchange_bytes_per_step = values * static_cast<int64_t>(sizeof(float)) + 3 * 8;
+    summary.exchange_bytes_per_step = values * static_cast<int64_t>(sizeof(float)) + 4 * 8;
     summary.exchange_ms_per_step =
         exchanges > 0 ? 1e3 * exchange_seconds / static_cast<double>(exchanges) : 0;
     log << fmt::format(

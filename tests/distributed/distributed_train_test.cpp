@@ -144,6 +144,32 @@ TEST_F(DistributedTrainTest, AKilledRankEndsTheJobAndTheCheckpointResumes) {
   EXPECT_LT(max_difference(last("one"), last("killed")), kTolerance);
 }
 
+// A stop request reaching one rank only (SIGINT raised in rank 1 after its 30th step) stops every
+// rank at the same step boundary: the request travels with the step's exchange, rank 0 writes the
+// mid-epoch checkpoint, and the run resumes (at another world size) to one process's result.
+TEST_F(DistributedTrainTest, AStopRequestToOneRankStopsAllAtTheSameStep) {
+  train_reference(8);
+  ::setenv("LVM_FAULT", "sigint@30", 1);
+  ::setenv("LVM_FAULT_RANK", "1", 1);
+  auto result = testing::run_lvm("train " + config(8) + " --run-dir " + run("stopped") + " --nproc 2");
+  ::unsetenv("LVM_FAULT");
+  ::unsetenv("LVM_FAULT_RANK");
+  EXPECT_EQ(result.exit_code, 130) << result.output;
+  for (const char* rank : {"[rank 0]", "[rank 1]"}) {
+    EXPECT_NE(
+        result.output.find(std::string(rank) + " lvm train: stopped by signal 2 at epoch 2, step 6 of 25"),
+        std::string::npos)
+        << rank << "\n"
+        << result.output;
+  }
+  const auto state = train::read_checkpoint_state(last("stopped"));
+  EXPECT_EQ(state.epoch, 1);
+  EXPECT_EQ(state.step, 6);
+  result = testing::run_lvm("train --resume " + run("stopped") + " --nproc 3");
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_LT(max_difference(last("one"), last("stopped")), kTolerance);
+}
+
 TEST_F(DistributedTrainTest, AHungRankEndsTheJobWithinTheTimeout) {
   ::setenv("LVM_FAULT", "hang_before_exchange@30", 1);
   ::setenv("LVM_FAULT_RANK", "1", 1);
