@@ -243,11 +243,13 @@ torch::Tensor softplus_sum_portable(const torch::Tensor& logits) {
 }  // namespace detail
 
 // GCC 14 (Debian 13) warns, wrongly, that libstdc++'s std::vector<bool>::reserve, inlined from
-// LibTorch's autograd::Function::apply, copies out of bounds (-Warray-bounds on a memmove of 8
-// bytes); with warnings as errors that stops the build. The warning is GCC's alone.
+// LibTorch's autograd::Function::apply, copies out of bounds (-Warray-bounds and
+// -Wstringop-overflow on a memmove into 8 bytes); with warnings as errors that stops the build.
+// The warnings are GCC's alone.
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Warray-bounds"
+#pragma GCC diagnostic ignored "-Wstringop-overflow"
 #endif
 torch::Tensor bernoulli_log_prob(const torch::Tensor& logits, const torch::Tensor& x) {
   if (!fused_log_prob_applies(logits, x)) return (x * logits - torch::softplus(logits)).sum(-1);
