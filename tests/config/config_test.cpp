@@ -645,7 +645,10 @@ TEST(ConfigParts, TheFootprintNamesThePartsKeys) {
   ExperimentConfig c;
   c.model.get<VaeConfig>().encoder.hidden = {300};
   c.model.get<VaeConfig>().decoder.hidden = {};
-  const auto& spec = lvm::model_spec("vae");
+  // A named type, not a temporary string: GCC 14 takes a reference returned for a temporary
+  // argument for a dangling one (-Wdangling-reference).
+  const std::string type = "vae";
+  const auto& spec = lvm::model_spec(type);
   ASSERT_TRUE(spec.footprint);
   const lvm::MemoryFootprint size = spec.footprint(c.model.options(), {1, 28, 28});
   EXPECT_EQ(size.size_keys, "model.encoder.hidden [300], model.decoder.hidden [], model.latent_dim 50");
