@@ -2,11 +2,11 @@
 
 #include <algorithm>
 #include <chrono>
-#include <thread>
 #include <vector>
 
 #include "apps/commands.h"
 #include "lvm/distributed/launcher.h"
+#include "lvm/runtime/runtime.h"
 
 namespace lvm::app {
 namespace {
@@ -60,9 +60,7 @@ std::shared_ptr<distributed::ProcessGroup> join_group(const distributed::World& 
 }
 
 int64_t threads_of_rank(int64_t threads, const std::optional<distributed::World>& world) {
-  if (threads != 0 || !world) return threads;
-  const int64_t cores = std::max(1u, std::thread::hardware_concurrency());
-  return std::max<int64_t>(1, cores / world->local_world_size);
+  return runtime::threads_of_process(threads, world ? world->local_world_size : 1);
 }
 
 }  // namespace lvm::app

@@ -104,6 +104,12 @@ ThreadSplit configure_threads(int64_t threads, int64_t torch_threads, int64_t bl
   return split;
 }
 
+int64_t threads_of_process(int64_t threads, int processes) {
+  if (threads != 0 || processes <= 1) return threads;
+  const int64_t cores = std::max(1u, std::thread::hardware_concurrency());
+  return std::max<int64_t>(1, cores / processes);
+}
+
 ThreadSplit current_split() {
   ThreadSplit split;
   split.torch_threads = torch::get_num_threads();

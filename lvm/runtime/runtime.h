@@ -38,6 +38,10 @@ struct ThreadSplit {
 /// either share.
 ThreadSplit configure_threads(int64_t threads, int64_t torch_threads = 0, int64_t blas_threads = 0);
 
+/// A thread budget for one of `processes` that share this machine (data-parallel ranks):
+/// `threads` itself, except 0 (all cores), which becomes this process's share of the cores.
+int64_t threads_of_process(int64_t threads, int processes);
+
 /// The split in force: LibTorch's intra-op threads and BLAS's (1 when the BLAS cannot say).
 ThreadSplit current_split();
 

@@ -8,7 +8,6 @@
 #include <iostream>
 #include <optional>
 #include <sstream>
-#include <thread>
 
 #include <fmt/format.h>
 #include <torch/torch.h>
@@ -213,10 +212,8 @@ TrainSummary train(const TrainRequest& request) {
   if (request.writes || request.resume) check_run_dir(request);
 
   // threads: 0 (all cores) means this process's share of them when several share the machine.
-  const int64_t cores = std::max(1u, std::thread::hardware_concurrency());
-  const int64_t thread_budget = cfg.threads == 0 && request.parallel != nullptr
-                                    ? std::max<int64_t>(1, cores / request.parallel->local_world_size())
-                                    : cfg.threads;
+  const int64_t thread_budget =
+      runtime::threads_of_process(cfg.threads, request.parallel ? request.parallel->local_world_size() : 1);
   const auto threads = runtime::configure_threads(thread_budget, cfg.torch_threads, cfg.blas_threads);
   const torch::Device device = runtime::resolve_device(cfg.device);
   torch::manual_seed(static_cast<uint64_t>(cfg.train.seed));

@@ -58,6 +58,16 @@ std::string without_timings(const std::string& json) {
   return out;
 }
 
+// `lvm ARGS` with the fault point LVM_FAULT armed in rank `rank` only.
+testing::CommandResult run_with_fault_in_rank(const std::string& fault, int rank, const std::string& args) {
+  ::setenv("LVM_FAULT", fault.c_str(), 1);
+  ::setenv("LVM_FAULT_RANK", std::to_string(rank).c_str(), 1);
+  auto result = testing::run_lvm(args);
+  ::unsetenv("LVM_FAULT");
+  ::unsetenv("LVM_FAULT_RANK");
+  return result;
+}
+
 class DistributedTrainTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -120,13 +130,10 @@ TEST_F(DistributedTrainTest, ResumesWithAnotherNumberOfProcesses) {
 TEST_F(DistributedTrainTest, AKilledRankEndsTheJobAndTheCheckpointResumes) {
   train_reference(8);
   // Rank 1 is killed after the exchange of its 30th step (epoch 2, step 5): rank 0's next one fails.
-  ::setenv("LVM_FAULT", "step@30", 1);
-  ::setenv("LVM_FAULT_RANK", "1", 1);
   const auto start = std::chrono::steady_clock::now();
-  auto result = testing::run_lvm("train " + config(8, 20) + " --run-dir " + run("killed") + " --nproc 2");
+  auto result = run_with_fault_in_rank(
+      "step@30", 1, "train " + config(8, 20) + " --run-dir " + run("killed") + " --nproc 2");
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  ::unsetenv("LVM_FAULT");
-  ::unsetenv("LVM_FAULT_RANK");
   EXPECT_EQ(result.exit_code, 128 + 9) << result.output;
   EXPECT_NE(result.output.find("lvm: rank 1 was killed by signal 9 (Killed); stopping the other rank"),
             std::string::npos)
@@ -149,11 +156,8 @@ TEST_F(DistributedTrainTest, AKilledRankEndsTheJobAndTheCheckpointResumes) {
 // mid-epoch checkpoint, and the run resumes (at another world size) to one process's result.
 TEST_F(DistributedTrainTest, AStopRequestToOneRankStopsAllAtTheSameStep) {
   train_reference(8);
-  ::setenv("LVM_FAULT", "sigint@30", 1);
-  ::setenv("LVM_FAULT_RANK", "1", 1);
-  auto result = testing::run_lvm("train " + config(8) + " --run-dir " + run("stopped") + " --nproc 2");
-  ::unsetenv("LVM_FAULT");
-  ::unsetenv("LVM_FAULT_RANK");
+  auto result = run_with_fault_in_rank("sigint@30", 1,
+                                       "train " + config(8) + " --run-dir " + run("stopped") + " --nproc 2");
   EXPECT_EQ(result.exit_code, 130) << result.output;
   for (const char* rank : {"[rank 0]", "[rank 1]"}) {
     EXPECT_NE(
@@ -171,13 +175,10 @@ TEST_F(DistributedTrainTest, AStopRequestToOneRankStopsAllAtTheSameStep) {
 }
 
 TEST_F(DistributedTrainTest, AHungRankEndsTheJobWithinTheTimeout) {
-  ::setenv("LVM_FAULT", "hang_before_exchange@30", 1);
-  ::setenv("LVM_FAULT_RANK", "1", 1);
   const auto start = std::chrono::steady_clock::now();
-  const auto result = testing::run_lvm("train " + config(8, 3) + " --run-dir " + run("hung") + " --nproc 2");
+  const auto result = run_with_fault_in_rank(
+      "hang_before_exchange@30", 1, "train " + config(8, 3) + " --run-dir " + run("hung") + " --nproc 2");
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  ::unsetenv("LVM_FAULT");
-  ::unsetenv("LVM_FAULT_RANK");
   EXPECT_EQ(result.exit_code, 1) << result.output;
   EXPECT_NE(result.output.find("rank 0 of 2: exchange of the gradients of epoch 2, step 5 failed"),
             std::string::npos)
