@@ -233,15 +233,23 @@ torch::Tensor read_npy(const std::string& path) {
       fail(path, "the shape promises more than " + std::to_string(kMaxDataBytes >> 30) + " GiB of data");
   }
   const uint64_t data_bytes = count * static_cast<uint64_t>(element);
-  auto array = torch::empty(header.shape, torch::TensorOptions().dtype(header.dtype->type));
-  if (data_bytes > 0) in.read(static_cast<char*>(array.data_ptr()), static_cast<std::streamsize>(data_bytes));
-  const auto got = data_bytes > 0 ? static_cast<uint64_t>(in.gcount()) : 0;
-  if (got < data_bytes)
+  // The payload's length is checked against the file before allocating: a short file whose header
+  // promises gigabytes must be refused, not allocated.
+  const uint64_t data_start = static_cast<uint64_t>(in.tellg());
+  const uint64_t file_bytes = std::filesystem::file_size(path, ec);
+  if (ec) fail(path, "cannot read its size: " + ec.message());
+  const uint64_t have = file_bytes > data_start ? file_bytes - data_start : 0;
+  if (have < data_bytes)
     fail(path, "truncated: the header promises " + std::to_string(data_bytes) +
-                   " bytes of data, the file has " + std::to_string(got));
-  if (in.peek() != std::char_traits<char>::eof())
+                   " bytes of data, the file has " + std::to_string(have));
+  if (have > data_bytes)
     fail(path,
          "trailing bytes after the " + std::to_string(data_bytes) + " bytes of data the header promises");
+  auto array = torch::empty(header.shape, torch::TensorOptions().dtype(header.dtype->type));
+  if (data_bytes > 0) in.read(static_cast<char*>(array.data_ptr()), static_cast<std::streamsize>(data_bytes));
+  if (data_bytes > 0 && static_cast<uint64_t>(in.gcount()) < data_bytes)
+    fail(path, "read only " + std::to_string(in.gcount()) + " of the " + std::to_string(data_bytes) +
+                   " bytes of data");
   return array;
 }
 

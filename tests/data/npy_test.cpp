@@ -85,6 +85,23 @@ TEST(Npy, EveryFaultIsAnErrorNamingTheFile) {
   EXPECT_NE(read_error(dir.path()).find("is a directory"), std::string::npos);
 }
 
+TEST(Npy, AShortFileWhoseHeaderPromisesGigabytesIsRefusedBeforeAllocating) {
+  // 60 GiB of float32 promised, none present: more than this machine could allocate, so reading
+  // the length from the file (not allocating first) is what turns it into a DataError.
+  TempDir dir;
+  const std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (15, 1073741824), }";
+  std::string bytes = std::string("\x93NUMPY\x01\x00", 8);
+  std::string padded = header + std::string(63 - (10 + header.size()) % 64, ' ') + "\n";
+  bytes += static_cast<char>(padded.size() & 0xFF);
+  bytes += static_cast<char>(padded.size() >> 8);
+  bytes += padded + "abc";
+  std::ofstream(dir.file("short.npy"), std::ios::binary) << bytes;
+  const std::string message = read_error(dir.file("short.npy"));
+  EXPECT_NE(message.find("truncated: the header promises 64424509440 bytes of data, the file has 3"),
+            std::string::npos)
+      << message;
+}
+
 struct NpyImages {
   TempDir dir;
   torch::Tensor train = torch::randint(0, 256, {30, 5, 4}, torch::kInt64).to(torch::kUInt8);
